@@ -1,0 +1,41 @@
+# `make play` and `make test` are all a newcomer types: both create .venv and install what is missing first.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.frontline-installed
+
+.PHONY: setup play test test-fast bench validate schema clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# The CPU build of torch first: installed later as a dependency, pip would fetch a CUDA build of several GB.
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+play: $(STAMP)
+	$(VENV)/bin/frontline
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+# Everything but the tests that load the real model.
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not model"
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_scorer.py
+	$(PY) benchmarks/bench_store.py
+	$(PY) benchmarks/bench_tui.py
+
+validate: $(STAMP)
+	$(VENV)/bin/frontline validate scenarios rubrics
+
+schema: $(STAMP)
+	$(VENV)/bin/frontline schema --out schemas
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache

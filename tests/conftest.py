@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+# No test may reach a model hub, and the user's own database is never touched.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+@pytest.fixture
+def fake_scorer():
+    from fakes import FakeScorer
+
+    return FakeScorer()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_data_dir(tmp_path_factory, monkeypatch):
+    """Point the default SQLite database into a temporary folder for every test."""
+    data = tmp_path_factory.mktemp("frontline-data")
+    monkeypatch.setenv("FRONTLINE_DATA_DIR", str(data))
+    monkeypatch.delenv("FRONTLINE_DB", raising=False)
+    yield data
+
+
+@pytest.fixture
+def library():
+    from simulator.loading import Library
+
+    return Library()
