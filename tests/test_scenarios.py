@@ -38,13 +38,15 @@ def _directives(scenario):
 
 
 def reachable_endings(scenario, rubric) -> set[str]:
-    """Breadth-first over every profile at every turn (states deduplicated), collecting the endings reached."""
+    """Breadth-first over every profile at every turn (states deduplicated), collecting the endings reached;
+    stops as soon as every ending has been seen."""
+    wanted = {e.id for e in scenario.endings}
     scorer = FakeScorer()
     start = Conversation(scenario, rubric, scorer, seed=0)
     seen, endings = set(), set()
     queue = deque([start])
     replies = list(_directives(scenario))
-    while queue:
+    while queue and endings != wanted:
         conversation = queue.popleft()
         for reply in replies:
             branch = conversation.fork()
