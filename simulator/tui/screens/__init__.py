@@ -1,0 +1,1 @@
+"""The app's screens: picker, play, debrief, help (and the quit confirmation in widgets.confirm)."""
