@@ -208,11 +208,22 @@ def _print_json(conversation, unused: int, out: TextIO) -> None:
 # -- wiring ----------------------------------------------------------------------------------------------------
 
 
+def _add_session_options(parser: argparse.ArgumentParser, default=None) -> None:
+    """Options of a practice session: for the picker (`frontline --trainee sam`) and for `play`."""
+    parser.add_argument("--trainee", default=default, help="your name, for your progress record "
+                                                           "(default: your login name)")
+    parser.add_argument("--difficulty", choices=["easy", "medium", "hard"], default=default,
+                        help="default: the scenario's own")
+    parser.add_argument("--mode", choices=["practice", "test"], default="practice" if default is None else default,
+                        help="test mode holds feedback back until the debrief (default: practice)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="frontline", description="Customer-service role-play practice.")
     parser.add_argument("--version", action="version", version=f"frontline {__version__}")
     parser.add_argument("--db", help="database URL (default: SQLite in your data folder; or FRONTLINE_DB)")
     parser.add_argument("--scenarios", action="append", metavar="DIR", help="also offer the scenarios in DIR")
+    _add_session_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("list", help="list the scenarios")
@@ -231,10 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--replies", metavar="FILE", help="play without a screen: one reply per line ('-' = stdin)")
     p.add_argument("--json", action="store_true", help="with --replies: print the transcript as JSON")
     p.add_argument("--seed", type=int, default=0, help="seed for the customer's line variants (default 0)")
-    p.add_argument("--difficulty", choices=["easy", "medium", "hard"], help="default: the scenario's")
-    p.add_argument("--mode", choices=["practice", "test"], default="practice",
-                   help="test mode holds feedback back until the debrief")
-    p.add_argument("--trainee", default=None, help="your name, for your progress record")
+    _add_session_options(p, default=argparse.SUPPRESS)  # given after `play`, they win over the global ones
     p.add_argument("--no-save", action="store_true", help="do not store this session")
     p.add_argument("--resume", action="store_true", help="continue your last unfinished session of SCENARIO")
     p.set_defaults(handler=cmd_play)
