@@ -243,32 +243,12 @@ class Override:
 
 
 @dataclass(frozen=True)
-class StoredTurn:
-    """A `Turn` as stored, with its database id and the trainer's overrides."""
+class StoredTurn(Turn):
+    """A `Turn` as stored (its `levels` are the model's), with its database id and the trainer's overrides."""
 
-    id: int
-    session_id: int
-    created_at: datetime
-    number: int
-    beat: str
-    customer_line: str
-    reply: str
-    scores: dict[str, float]
-    levels: dict[str, int]
-    """The model's levels."""
-    evidence: dict[str, list[str]]
-    feedback: dict[str, str]
-    overall: float
-    red_flags: list[str]
-    goals_met: list[str]
-    mood_before: float
-    mood_after: float
-    patience_after: int
-    next_beat: str | None
-    customer_reaction: str
-    ending: str | None
-    nearest_model_reply: str | None
-    model_version: str
+    id: int = 0
+    session_id: int = 0
+    created_at: datetime | None = None
     overrides: dict[str, Override] = field(default_factory=dict)
     """The override in force for each overridden criterion (the newest)."""
     history: tuple[Override, ...] = ()
