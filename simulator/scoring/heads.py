@@ -1,0 +1,190 @@
+"""Trained per-criterion heads on frozen MiniLM embeddings: the artefact format and numpy-only inference.
+
+A head reads a feature vector built from the customer line's embedding and statistics of the reply's sentence
+embeddings, at several encoder layers (the "recipe"), and gives a probability for each level; its score is the expected level
+divided by the top level. Applied to one sentence at a time (the sentence standing in for the reply) the same
+head says which sentences drove the score.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from simulator import paths
+from simulator.scoring.base import ScorerError
+from simulator.scoring.encoder import LAYERS
+
+FORMAT = 1
+BLOCKS = ("c", "x", "smax", "smin", "smean")
+"""Feature blocks, each at a layer ("smax@6"): c the customer line, smax/smin/smean the per-dimension max/min/mean
+over the reply's sentences, x = smean * c (how the reply relates to what the customer said)."""
+
+
+def heads_dir() -> Path:
+    return paths.models_dir() / "heads"
+
+
+def artefact_paths(rubric_id: str, folder: Path | None = None) -> tuple[Path, Path]:
+    folder = folder or heads_dir()
+    return folder / f"{rubric_id}.npz", folder / f"{rubric_id}.json"
+
+
+def build_features(recipe: Sequence[str], context: np.ndarray, stats: np.ndarray) -> np.ndarray:
+    """Feature rows for a batch. context: (n, len(LAYERS), D); stats: (n, 3, len(LAYERS), D) from sentence_stats."""
+    blocks: list[np.ndarray] = []
+    for item in recipe:
+        name, _, layer_text = item.partition("@")
+        try:
+            at = LAYERS.index(int(layer_text))
+        except ValueError:
+            raise ValueError(f"feature {item!r}: layer must be one of {LAYERS}") from None
+        if name == "c":
+            blocks.append(context[:, at])
+        elif name == "x":
+            blocks.append(stats[:, 2, at] * context[:, at])
+        elif name == "smax":
+            blocks.append(stats[:, 0, at])
+        elif name == "smin":
+            blocks.append(stats[:, 1, at])
+        elif name == "smean":
+            blocks.append(stats[:, 2, at])
+        else:
+            raise ValueError(f"unknown feature block {name!r}; known: {', '.join(BLOCKS)}")
+    return np.concatenate(blocks, axis=1).astype(np.float32)
+
+
+def sentence_stats(per_reply: Sequence[np.ndarray]) -> np.ndarray:
+    """(n, 3, L, D): per-dimension max, min and mean over each reply's sentence embeddings, each (k_i >= 1, L, D)."""
+    first = per_reply[0]
+    out = np.empty((len(per_reply), 3, *first.shape[1:]), dtype=np.float32)
+    for i, sentences in enumerate(per_reply):
+        out[i, 0] = sentences.max(axis=0)
+        out[i, 1] = sentences.min(axis=0)
+        out[i, 2] = sentences.mean(axis=0)
+    return out
+
+
+@dataclass
+class Head:
+    """One criterion's head: standardise, then a linear softmax over levels (or a linear score)."""
+
+    criterion: str
+    recipe: tuple[str, ...]
+    mean: np.ndarray
+    scale: np.ndarray
+    weights: np.ndarray
+    """(levels, features) for kind "softmax"; (1, features) for kind "linear"."""
+    bias: np.ndarray
+    max_level: int
+    kind: str = "softmax"
+    combine: str = "whole"
+    """How the reply's score is made: "whole" (head on the whole reply), "max" (best sentence), "blend" (mean)."""
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def _scores(self, features: np.ndarray) -> np.ndarray:
+        x = (features - self.mean) / self.scale
+        logits = x @ self.weights.T + self.bias
+        if self.kind == "linear":
+            return np.clip(logits[:, 0], 0.0, 1.0)
+        logits = logits - logits.max(axis=1, keepdims=True)
+        probs = np.exp(logits)
+        probs /= probs.sum(axis=1, keepdims=True)
+        return probs @ np.arange(self.max_level + 1, dtype=np.float32) / self.max_level
+
+    def score(self, context: np.ndarray, stats: np.ndarray) -> np.ndarray:
+        """0–1 scores for a batch: context (n, L, D), stats (n, 3, L, D) as from sentence_stats."""
+        return self._scores(build_features(self.recipe, context, stats))
+
+    def sentence_scores(self, sentences: np.ndarray, context: np.ndarray) -> np.ndarray:
+        """0–1 score of each sentence (k, L, D) read on its own as the whole reply to `context` (L, D)."""
+        contexts = np.broadcast_to(context, sentences.shape)
+        return self._scores(build_features(self.recipe, contexts, np.stack([sentences] * 3, axis=1)))
+
+    def combined(self, whole: float, per_sentence: np.ndarray) -> float:
+        if self.combine == "whole" or per_sentence.size == 0:
+            return whole
+        best = float(per_sentence.max())
+        if self.combine == "max":
+            return best
+        return 0.5 * (whole + best)
+
+
+@dataclass
+class HeadSet:
+    rubric_id: str
+    heads: dict[str, Head]
+    meta: dict[str, Any]
+
+    @property
+    def data_hash(self) -> str:
+        return str(self.meta.get("data_hash", ""))
+
+
+def save_heads(heads: HeadSet, folder: Path | None = None) -> tuple[Path, Path]:
+    npz_path, json_path = artefact_paths(heads.rubric_id, folder)
+    npz_path.parent.mkdir(parents=True, exist_ok=True)
+    arrays: dict[str, np.ndarray] = {}
+    criteria: dict[str, Any] = {}
+    for cid, head in heads.heads.items():
+        arrays[f"{cid}.mean"] = head.mean.astype(np.float32)
+        arrays[f"{cid}.scale"] = head.scale.astype(np.float32)
+        arrays[f"{cid}.weights"] = head.weights.astype(np.float32)
+        arrays[f"{cid}.bias"] = head.bias.astype(np.float32)
+        criteria[cid] = {
+            "recipe": list(head.recipe),
+            "kind": head.kind,
+            "combine": head.combine,
+            "max_level": head.max_level,
+            **head.info,
+        }
+    tmp = npz_path.with_suffix(".tmp.npz")
+    np.savez_compressed(tmp, **arrays)
+    tmp.replace(npz_path)
+    meta = {**heads.meta, "format": FORMAT, "rubric": heads.rubric_id, "criteria": criteria}
+    json_path.write_text(json.dumps(meta, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    return npz_path, json_path
+
+
+def read_meta(rubric_id: str, folder: Path | None = None) -> dict[str, Any] | None:
+    """The artefact's JSON side (cheap: no arrays), or None when this rubric has no trained heads."""
+    _, json_path = artefact_paths(rubric_id, folder)
+    if not json_path.is_file():
+        return None
+    try:
+        return json.loads(json_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ScorerError(f"trained heads {json_path} cannot be read ({exc}); retrain with `frontline train`") from exc
+
+
+def load_heads(rubric_id: str, folder: Path | None = None) -> HeadSet | None:
+    meta = read_meta(rubric_id, folder)
+    if meta is None:
+        return None
+    npz_path, json_path = artefact_paths(rubric_id, folder)
+    if meta.get("format") != FORMAT:
+        raise ScorerError(f"trained heads {json_path} have format {meta.get('format')}, expected {FORMAT}; retrain")
+    try:
+        with np.load(npz_path) as arrays:
+            heads = {
+                cid: Head(
+                    criterion=cid,
+                    recipe=tuple(spec["recipe"]),
+                    mean=arrays[f"{cid}.mean"],
+                    scale=arrays[f"{cid}.scale"],
+                    weights=arrays[f"{cid}.weights"],
+                    bias=arrays[f"{cid}.bias"],
+                    max_level=int(spec["max_level"]),
+                    kind=spec.get("kind", "softmax"),
+                    combine=spec.get("combine", "whole"),
+                    info={k: v for k, v in spec.items() if k not in {"recipe", "kind", "combine", "max_level"}},
+                )
+                for cid, spec in meta["criteria"].items()
+            }
+    except (OSError, KeyError, ValueError) as exc:
+        raise ScorerError(f"trained heads {npz_path} cannot be read ({exc}); retrain with `frontline train`") from exc
+    return HeadSet(rubric_id=rubric_id, heads=heads, meta=meta)

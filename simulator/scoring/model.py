@@ -1,0 +1,299 @@
+"""The real scorer: frozen MiniLM embeddings, trained heads where they exist, rubric exemplars elsewhere."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from simulator.rubric import Rubric
+from simulator.scoring.base import ReplyScore, Scorer, ScoreRequest, build_reply_score
+from simulator.scoring.encoder import MAX_CHARS, WEIGHTS_SHA256, Encoder, sentence_spans
+from simulator.scoring.exemplar import ExemplarScorer
+from simulator.scoring.heads import Head, HeadSet, heads_dir, load_heads, sentence_stats
+
+SCORER_REVISION = 1
+
+RED_FLAG_THRESHOLD = 0.55
+"""A reply unit this close (cosine) to one of a red flag's examples raises it, if it is also RED_FLAG_MARGIN
+closer to that flag than to any of the rubric's acceptable (level >= 1) examples."""
+RED_FLAG_MARGIN = 0.2
+GOAL_THRESHOLD = 0.6
+"""A reply unit this close (cosine) to one of a goal's example phrasings meets it."""
+MAX_EVIDENCE = 3
+
+
+@dataclass(frozen=True)
+class _Encoded:
+    context: np.ndarray
+    """(L, D) the customer line at each encoder layer."""
+    sentences: list[str]
+    """The reply's sentences (at least one: a reply with none is its own sentence)."""
+    layers: np.ndarray
+    """(k, L, D) each sentence encoded on its own, at each encoder layer."""
+    reply: np.ndarray
+    """(D,) the reply: normalised mean of its sentences' last-layer embeddings."""
+
+    @property
+    def units(self) -> np.ndarray:
+        """(u, D): the whole reply, then its sentences when there are several."""
+        if len(self.sentences) == 1:
+            return self.reply[None, :]
+        return np.vstack([self.reply[None, :], self.layers[:, -1]])
+
+
+def reply_sentences(reply: str) -> list[str]:
+    """What the reply is read as: its sentences and clauses, or the whole text when it has none."""
+    sentences = [reply[a:b] for a, b in sentence_spans(reply)]
+    return sentences or [reply.strip()[:MAX_CHARS]]
+
+
+class ModelScorer:
+    """Implements the Scorer protocol. Loads lazily on first use, or up front with `load()` (e.g. in a thread)."""
+
+    def __init__(
+        self,
+        *,
+        encoder: Encoder | None = None,
+        heads_folder: Path | None = None,
+        use_heads: bool = True,
+        red_flag_threshold: float = RED_FLAG_THRESHOLD,
+        red_flag_margin: float = RED_FLAG_MARGIN,
+        goal_threshold: float = GOAL_THRESHOLD,
+        max_evidence: int = MAX_EVIDENCE,
+    ):
+        self.encoder = encoder or Encoder()
+        self.heads_folder = heads_folder or heads_dir()
+        self.use_heads = use_heads
+        self.red_flag_threshold = red_flag_threshold
+        self.red_flag_margin = red_flag_margin
+        self.goal_threshold = goal_threshold
+        self.max_evidence = max_evidence
+        self._exemplars = ExemplarScorer(self.encoder.embed)
+        self._heads: dict[str, HeadSet | None] = {}
+        self._lock = threading.Lock()
+        self.version = self._version()
+
+    def _version(self) -> str:
+        parts = [f"frontline-scorer/{SCORER_REVISION}", f"all-minilm-l6-v2@{WEIGHTS_SHA256[:12]}"]
+        if not self.use_heads:
+            parts.append("exemplars-only")
+        elif self.heads_folder.is_dir():
+            for meta_path in sorted(self.heads_folder.glob("*.json")):
+                try:
+                    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+                    parts.append(f"heads:{meta['rubric']}@{str(meta['data_hash'])[:12]}")
+                except (OSError, ValueError, KeyError, TypeError):
+                    continue
+        return " ".join(parts)
+
+    # -- loading ----------------------------------------------------------------------------------------------
+
+    def load(self, rubrics: Sequence[Rubric] = ()) -> "ModelScorer":
+        """Load the weights and heads now and prepare the given rubrics' exemplars; raises ScorerError."""
+        self.encoder.load()
+        self.encoder.embed(["warm-up"], cache=False)
+        for rubric in rubrics:
+            self._prepare(rubric)
+        return self
+
+    def prepare(self, *contexts: str) -> None:
+        """Embed customer lines ahead of time (e.g. while the trainee types), so scoring the reply costs less."""
+        if contexts:
+            self.encoder.embed_layers(list(contexts))
+
+    @property
+    def loaded(self) -> bool:
+        return self.encoder.loaded
+
+    def heads_for(self, rubric: Rubric) -> dict[str, Head]:
+        """Trained heads matching this rubric's id and its criteria (same id, same number of levels)."""
+        if not self.use_heads:
+            return {}
+        with self._lock:
+            if rubric.id not in self._heads:
+                self._heads[rubric.id] = load_heads(rubric.id, self.heads_folder)
+            headset = self._heads[rubric.id]
+        if headset is None:
+            return {}
+        matching: dict[str, Head] = {}
+        for criterion in rubric.criteria:
+            head = headset.heads.get(criterion.id)
+            if head is not None and head.max_level == criterion.max_level:
+                matching[criterion.id] = head
+        return matching
+
+    def _prepare(self, rubric: Rubric) -> None:
+        heads = self.heads_for(rubric)
+        for criterion in rubric.criteria:
+            if criterion.id not in heads:
+                self._exemplars.prepared(criterion)
+        self.encoder.embed([ex for flag in rubric.red_flags for ex in flag.examples] + _acceptable_examples(rubric))
+
+    # -- scoring ----------------------------------------------------------------------------------------------
+
+    def score(self, request: ScoreRequest) -> ReplyScore:
+        return self.score_many([request])[0]
+
+    def score_many(self, requests: Sequence[ScoreRequest]) -> list[ReplyScore]:
+        if not requests:
+            return []
+        encoded = self._encode(requests)
+        phrases = sorted(
+            {ex for r in requests for flag in r.rubric.red_flags for ex in flag.examples}
+            | {ex for r in requests if r.rubric.red_flags for ex in _acceptable_examples(r.rubric)}
+            | {ex for r in requests for goal in r.goals for ex in goal.examples}
+            | {m for r in requests for m in r.model_replies}
+        )
+        vectors = dict(zip(phrases, self.encoder.embed(phrases))) if phrases else {}
+
+        results: list[ReplyScore | None] = [None] * len(requests)
+        groups: dict[int, list[int]] = {}
+        for i, request in enumerate(requests):
+            groups.setdefault(id(request.rubric), []).append(i)
+        for indices in groups.values():
+            rubric = requests[indices[0]].rubric
+            scores, evidence = self._score_criteria(rubric, [encoded[i] for i in indices])
+            for row, i in enumerate(indices):
+                request, enc = requests[i], encoded[i]
+                results[i] = build_reply_score(
+                    rubric,
+                    scores[row],
+                    evidence[row],
+                    red_flags=self._matches(
+                        enc, [(f.id, f.examples) for f in rubric.red_flags], vectors, self.red_flag_threshold,
+                        against=_acceptable_examples(rubric), margin=self.red_flag_margin,
+                    ),
+                    goals_met=self._matches(
+                        enc, [(g.id, g.examples) for g in request.goals], vectors, self.goal_threshold
+                    ),
+                    nearest_model_reply=self._nearest(enc, request.model_replies, vectors),
+                    model_version=self.version,
+                )
+        return [r for r in results if r is not None]
+
+    def _encode(self, requests: Sequence[ScoreRequest]) -> list[_Encoded]:
+        """One encoder pass over every customer line and every sentence of every reply (cached ones skipped)."""
+        sentences = [reply_sentences(r.reply) for r in requests]
+        texts = list(dict.fromkeys([*(r.context for r in requests), *(s for ss in sentences for s in ss)]))
+        vectors = dict(zip(texts, self.encoder.embed_layers(texts)))
+        encoded: list[_Encoded] = []
+        for request, sents in zip(requests, sentences):
+            layers = np.stack([vectors[s] for s in sents])
+            mean = layers[:, -1].mean(axis=0)
+            encoded.append(
+                _Encoded(
+                    context=vectors[request.context],
+                    sentences=sents,
+                    layers=layers,
+                    reply=mean / max(float(np.linalg.norm(mean)), 1e-12),
+                )
+            )
+        return encoded
+
+    def _score_criteria(
+        self, rubric: Rubric, encoded: list[_Encoded]
+    ) -> tuple[list[dict[str, float]], list[dict[str, list[str]]]]:
+        heads = self.heads_for(rubric)
+        scores: list[dict[str, float]] = [{} for _ in encoded]
+        evidence: list[dict[str, list[str]]] = [{} for _ in encoded]
+        if heads:
+            contexts = np.stack([e.context for e in encoded])
+            stats = sentence_stats([e.layers for e in encoded])
+        for criterion in rubric.criteria:
+            head = heads.get(criterion.id)
+            if head is not None:
+                whole = head.score(contexts, stats)
+                for row, enc in enumerate(encoded):
+                    per_sentence = head.sentence_scores(enc.layers, enc.context)
+                    value = head.combined(float(whole[row]), per_sentence)
+                    scores[row][criterion.id] = value
+                    evidence[row][criterion.id] = self._rank(
+                        enc.sentences, self._influence(head, enc, value, per_sentence), descending=value >= 0.5,
+                        signed=True,
+                    )
+            else:
+                for row, enc in enumerate(encoded):
+                    result = self._exemplars.score(criterion, enc.units)
+                    scores[row][criterion.id] = result.score
+                    influence = result.influence[1:] if len(enc.sentences) > 1 else result.influence
+                    evidence[row][criterion.id] = self._rank(enc.sentences, influence, descending=True)
+        return scores, evidence
+
+    @staticmethod
+    def _influence(head: Head, enc: _Encoded, value: float, per_sentence: np.ndarray) -> np.ndarray:
+        """How much each sentence moved the reply's score: the score minus the score without that sentence
+        (one sentence alone: its own score). Ties are broken by the sentence's own score."""
+        k = len(enc.sentences)
+        if k == 1:
+            return per_sentence
+        without = sentence_stats([np.delete(enc.layers, j, axis=0) for j in range(k)])
+        loo = head.score(np.broadcast_to(enc.context, (k, *enc.context.shape)), without)
+        return (value - loo) + 1e-3 * (per_sentence - 0.5)
+
+    def _rank(self, sentences: list[str], weights: np.ndarray, *, descending: bool, signed: bool = False) -> list[str]:
+        """Sentences by weight, most influential first; with `signed`, only those that pushed the score the way
+        it went (positive weight for a high score, negative for a low one), and always at least one."""
+        if not sentences:
+            return []
+        order = np.argsort(-weights if descending else weights, kind="stable")
+        if signed:
+            pushing = [k for k in order if (weights[k] > 0 if descending else weights[k] < 0)]
+            order = np.array(pushing or order[:1])
+        return [sentences[k] for k in order[: self.max_evidence]]
+
+    def _matches(
+        self,
+        enc: _Encoded,
+        targets: list[tuple[str, Sequence[str]]],
+        vectors: dict[str, np.ndarray],
+        threshold: float,
+        *,
+        against: Sequence[str] = (),
+        margin: float = 0.0,
+    ) -> list[str]:
+        """Ids of targets that some unit of the reply is at least `threshold` close to (cosine) and, when
+        `against` is given, at least `margin` closer than to any of `against`."""
+        if not any(examples for _, examples in targets):
+            return []
+        units = enc.units
+        rival = (units @ np.stack([vectors[a] for a in against]).T).max(axis=1) if against else None
+        hits: list[str] = []
+        for target_id, examples in targets:
+            if not examples:
+                continue
+            best = (units @ np.stack([vectors[ex] for ex in examples]).T).max(axis=1)
+            ok = best >= threshold
+            if rival is not None:
+                ok &= best - rival >= margin
+            if ok.any():
+                hits.append(target_id)
+        return hits
+
+    def _nearest(self, enc: _Encoded, model_replies: Sequence[str], vectors: dict[str, np.ndarray]) -> str | None:
+        if not model_replies:
+            return None
+        sims = np.stack([vectors[m] for m in model_replies]) @ enc.reply
+        return model_replies[int(np.argmax(sims))]
+
+
+def _acceptable_examples(rubric: Rubric) -> list[str]:
+    """The rubric's level >= 1 examples: replies that are at worst imperfect, never a red flag."""
+    return [ex for c in rubric.criteria for level in c.levels[1:] for ex in level.examples]
+
+
+_default: ModelScorer | None = None
+_default_lock = threading.Lock()
+
+
+def default_scorer() -> Scorer:
+    """The process-wide ModelScorer (created on first call, weights loaded on first use or `load()`)."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = ModelScorer()
+        return _default

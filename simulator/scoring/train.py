@@ -1,0 +1,167 @@
+"""Fitting the per-criterion heads (scikit-learn, training time only) on the train split of the labelled data."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from simulator.rubric import Rubric
+from simulator.scoring.data import Example, data_hash, group_folds, load_examples, split
+from simulator.scoring.encoder import BASE_MODEL, LAYERS, WEIGHTS_SHA256, Encoder
+from simulator.scoring.evaluate import criterion_metrics
+from simulator.scoring.heads import Head, HeadSet, build_features, save_heads, sentence_stats
+
+RECIPE = (
+    "c@6", "x@6",
+    "smax@6", "smin@6", "smean@6",
+    "smax@3", "smin@3", "smean@3",
+    "smax@0", "smean@0",
+)
+"""Chosen on 5-fold grouped CV of the train split (see models/MODEL_CARD.md): lower layers add the lexical cues
+(stock phrases, "I'll", "policy") that the last layer smooths away; sentence max/min catch one deflecting or
+committing sentence inside a longer reply."""
+C_GRID = (0.002, 0.005, 0.01)
+"""Inverse L2 strength of the logistic heads, picked per criterion by grouped CV on the train split."""
+FOLDS = 5
+
+
+class TrainingError(ValueError):
+    """The labelled data cannot train heads for this rubric; the message says why."""
+
+
+@dataclass(frozen=True)
+class EncodedSet:
+    contexts: np.ndarray
+    """(n, L, D)"""
+    stats: np.ndarray
+    """(n, 3, L, D)"""
+
+
+def encode_examples(encoder: Encoder, examples: Sequence[Example]) -> EncodedSet:
+    from simulator.scoring.model import reply_sentences
+
+    sentences = [reply_sentences(e.reply) for e in examples]
+    texts = list(dict.fromkeys([*(e.context for e in examples), *(s for ss in sentences for s in ss)]))
+    vectors = dict(zip(texts, encoder.embed_layers(texts, batch_size=64)))
+    contexts = np.stack([vectors[e.context] for e in examples])
+    stats = sentence_stats([np.stack([vectors[s] for s in ss]) for ss in sentences])
+    return EncodedSet(contexts=contexts, stats=stats)
+
+
+def fit_head(criterion: str, features: np.ndarray, levels: np.ndarray, max_level: int, c: float,
+             recipe: Sequence[str]) -> Head:
+    from sklearn.linear_model import LogisticRegression
+
+    mean = features.mean(axis=0)
+    scale = features.std(axis=0)
+    scale[scale < 1e-8] = 1.0
+    model = LogisticRegression(C=c, max_iter=5000)
+    model.fit((features - mean) / scale, levels)
+    weights = np.zeros((max_level + 1, features.shape[1]), dtype=np.float32)
+    bias = np.full(max_level + 1, -30.0, dtype=np.float32)  # levels never seen in training get ~0 probability
+    for row, cls in enumerate(model.classes_):
+        weights[int(cls)] = model.coef_[row]
+        bias[int(cls)] = model.intercept_[row]
+    return Head(criterion=criterion, recipe=tuple(recipe), mean=mean.astype(np.float32),
+                scale=scale.astype(np.float32), weights=weights, bias=bias, max_level=max_level)
+
+
+def levels_of(scores: np.ndarray, max_level: int) -> np.ndarray:
+    """The rubric's mapping from 0–1 scores to levels (Criterion.level_for), vectorised."""
+    return np.clip(np.round(np.clip(scores, 0, 1) * max_level), 0, max_level).astype(int)
+
+
+def cross_validate(
+    criterion: str, features: np.ndarray, levels: np.ndarray, max_level: int, folds: list[tuple[list[int], list[int]]],
+    c: float, recipe: Sequence[str],
+) -> dict[str, float]:
+    predicted = np.zeros(len(levels))
+    for train_idx, val_idx in folds:
+        head = fit_head(criterion, features[train_idx], levels[train_idx], max_level, c, recipe)
+        predicted[val_idx] = head._scores(features[val_idx])
+    return criterion_metrics(levels, predicted, levels_of(predicted, max_level), max_level)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    heads: HeadSet
+    npz_path: Path
+    json_path: Path
+    n_train: int
+    n_test: int
+
+
+def train_heads(
+    rubric: Rubric,
+    data_files: Sequence[Path],
+    *,
+    encoder: Encoder | None = None,
+    folder: Path | None = None,
+    recipe: Sequence[str] = RECIPE,
+    c_grid: Sequence[float] = C_GRID,
+    log=None,
+) -> TrainResult:
+    """Fit one head per criterion of `rubric` on the train split of `data_files`; write models/heads/<id>.npz."""
+    if not data_files:
+        raise TrainingError("no labelled data files given (models/data/labelled/*.jsonl is empty)")
+    say = log or (lambda _msg: None)
+    max_levels = {c.id: c.max_level for c in rubric.criteria}
+    examples = load_examples(data_files, rubric.criterion_ids, max_level=max_levels)
+    train, test = split(examples)
+    if len(train) < 20:
+        raise TrainingError(f"only {len(train)} training rows after the train/test split; label more data")
+    encoder = encoder or Encoder()
+    say(f"encoding {len(train)} training rows ({len(test)} held out for `frontline eval`)…")
+    encoded = encode_examples(encoder, train)
+    features_by_recipe = build_features(recipe, encoded.contexts, encoded.stats)
+    folds = [(tr, va) for tr, va in group_folds(train, FOLDS) if tr and va]
+    heads: dict[str, Head] = {}
+    for criterion in rubric.criteria:
+        levels = np.array([e.labels[criterion.id] for e in train])
+        if len(set(levels.tolist())) < 2:
+            raise TrainingError(f"criterion {criterion.id!r}: every training row has level {levels[0]}; "
+                                "a head needs at least two levels")
+        best_c, best_cv, best_key = c_grid[0], {}, -np.inf
+        for c in c_grid:
+            cv = cross_validate(criterion.id, features_by_recipe, levels, criterion.max_level, folds, c, recipe)
+            key = cv["spearman"] + cv["qwk"]
+            if key > best_key:
+                best_c, best_cv, best_key = c, cv, key
+        say(f"  {criterion.id}: C={best_c} grouped-CV spearman {best_cv['spearman']:.3f} qwk {best_cv['qwk']:.3f}")
+        head = fit_head(criterion.id, features_by_recipe, levels, criterion.max_level, best_c, recipe)
+        head.info = {"C": best_c, "cv": {k: round(v, 4) for k, v in best_cv.items()},
+                     "train_level_counts": np.bincount(levels, minlength=criterion.max_level + 1).tolist()}
+        heads[criterion.id] = head
+    held_out: dict[str, dict[str, float]] = {}
+    if test:
+        say(f"scoring the {len(test)} held-out rows (reported only, never used to choose anything)…")
+        encoded_test = encode_examples(encoder, test)
+        features_test = build_features(recipe, encoded_test.contexts, encoded_test.stats)
+        for criterion in rubric.criteria:
+            truth = np.array([e.labels[criterion.id] for e in test])
+            predicted = heads[criterion.id]._scores(features_test)
+            metrics = criterion_metrics(truth, predicted, levels_of(predicted, criterion.max_level), criterion.max_level)
+            held_out[criterion.id] = {k: round(v, 4) for k, v in metrics.items()}
+    import sklearn
+
+    meta = {
+        "data_hash": data_hash(data_files),
+        "data_files": [Path(p).name for p in data_files],
+        "rows": {"train": len(train), "test": len(test)},
+        "base_model": BASE_MODEL,
+        "base_model_sha256": WEIGHTS_SHA256,
+        "layers": list(LAYERS),
+        "feature_recipe": list(recipe),
+        "head": "multinomial logistic regression on standardised features; score = expected level / top level",
+        "cv_folds": FOLDS,
+        "held_out_metrics": held_out,
+        "trained_with": f"scikit-learn {sklearn.__version__}",
+        "trained_at": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    headset = HeadSet(rubric_id=rubric.id, heads=heads, meta=meta)
+    npz_path, json_path = save_heads(headset, folder)
+    return TrainResult(heads=headset, npz_path=npz_path, json_path=json_path, n_train=len(train), n_test=len(test))
