@@ -124,6 +124,7 @@ class PlayScreen(Screen):
             self._finish(announce=False)
         else:
             log.add_customer(scenario.persona.name, mood_label(c.mood), c.customer_line)
+            self._prepare_for_reply()
         self._refresh_side()
         self._update_status()
         self.watch(self.app, "scorer_state", self._scorer_state_changed, init=False)
@@ -241,6 +242,20 @@ class PlayScreen(Screen):
         self._update_status()
         if state == "ready":
             self._maybe_score()
+            self._prepare_for_reply()
+
+    def _prepare_for_reply(self) -> None:
+        """While the trainee reads and types, let the scorer embed the customer's line it will be scored against."""
+        scorer = self.app.scorer
+        if scorer is not None and hasattr(scorer, "prepare") and not self.finished and self.pending is None:
+            self._prepare(self.conversation.customer_line, scorer)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="prepare")
+    def _prepare(self, customer_line: str, scorer: Any) -> None:
+        try:
+            scorer.prepare(customer_line)
+        except Exception:
+            pass  # only a head start: scoring the reply embeds the line again and reports any real failure
 
     def _is_current(self, turn_id: int) -> bool:
         return self.pending is not None and self.pending.turn_id == turn_id and not self.finished
@@ -263,6 +278,7 @@ class PlayScreen(Screen):
         if not self.finished:
             log.add_customer(self.conversation.scenario.persona.name, mood_label(turn.mood_after),
                              turn.customer_reaction)
+            self._prepare_for_reply()
         self._refresh_side()
         reply_box = self.query_one("#reply", Input)
         reply_box.placeholder = self._placeholder()
