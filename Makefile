@@ -6,10 +6,10 @@ STAMP  := $(VENV)/.frontline-installed
 
 .PHONY: setup play test test-fast bench validate schema clean
 
+# The CPU build of torch goes in first: installed later as a dependency, pip would fetch a CUDA build of several GB.
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	# The CPU build of torch first: installed later as a dependency, pip would fetch a CUDA build of several GB.
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
