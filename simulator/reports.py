@@ -8,6 +8,7 @@ per-criterion chart an inline SVG drawn here, no scripts, every piece of stored 
 from __future__ import annotations
 
 import csv
+import functools
 import html
 import io
 import json
@@ -30,6 +31,18 @@ def local_time(moment: datetime | None, *, seconds: bool = False) -> str:
     if moment is None:
         return ""
     return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+
+
+@functools.lru_cache(maxsize=1)
+def _persona_names() -> dict[str, str]:
+    from simulator.loading import Library
+
+    return {l.model.id: l.model.persona.name for l in Library().scenarios() if l.model is not None}
+
+
+def customer_name(session: StoredSession) -> str:
+    """The persona's name when the scenario is still around (sessions store its id, not the name)."""
+    return _persona_names().get(session.scenario_id, "Customer")
 
 
 def verdict(session: StoredSession) -> str:
@@ -211,10 +224,11 @@ def _md_session(s: StoredSession) -> list[str]:
         out += [f"| {e(cid)} | {avg:.2f} |" for cid, avg in averages.items()]
         out.append("")
     out += ["### Transcript", ""]
+    customer = e(customer_name(s))
     for t in s.turns:
         out.append(f"#### Turn {t.number} ({e(t.beat)})")
         out.append("")
-        out.append(f"> **Customer:** {e(t.customer_line)}")
+        out.append(f"> **{customer}:** {e(t.customer_line)}")
         out.append(">")
         out.append(f"> **Trainee:** {e(t.reply)}")
         out.append("")
@@ -240,7 +254,7 @@ def _md_session(s: StoredSession) -> list[str]:
             out.append("")
     if s.turns:
         last = s.turns[-1]
-        out += [f"> **Customer:** {e(last.customer_reaction)}", ""]
+        out += [f"> **{customer}:** {e(last.customer_reaction)}", ""]
     return out
 
 
@@ -398,13 +412,14 @@ def _html_session(s: StoredSession) -> str:
     key = "".join(f'<span><i class="swatch" style="background: {HIGHLIGHT[k % len(HIGHLIGHT)]}; box-shadow: inset 0 '
                   f'-3px 0 {PALETTE[k % len(PALETTE)]}"></i>evidence for {_h(cid)}</span>' for cid, k in colours.items())
     out.append(f'<p class="legend-key">{key}</p>')
+    customer = _h(customer_name(s))
     if s.opening and (not s.turns or s.turns[0].customer_line != s.opening):
-        out.append(f'<div class="line customer"><span class="who">Customer</span>{_h(s.opening)}</div>')
+        out.append(f'<div class="line customer"><span class="who">{customer}</span>{_h(s.opening)}</div>')
     for t in s.turns:
         out.append('<div class="turn">')
         out.append(f"<h4>Turn {t.number} · {_h(t.beat)} · overall {t.overall:.2f} · mood {t.mood_before:.0f} → "
                    f"{t.mood_after:.0f} · patience {t.patience_after}</h4>")
-        out.append(f'<div class="line customer"><span class="who">Customer</span>{_h(t.customer_line)}</div>')
+        out.append(f'<div class="line customer"><span class="who">{customer}</span>{_h(t.customer_line)}</div>')
         out.append(f'<div class="line trainee"><span class="who">{_h(s.trainee)}</span>'
                    f"{_highlighted_reply(t, colours)}</div>")
         out.append('<table class="scores"><colgroup><col style="width: 15%"><col style="width: 7%">'
@@ -432,7 +447,7 @@ def _html_session(s: StoredSession) -> str:
             out.append(f'<p class="note">A stronger reply: “{_h(t.nearest_model_reply)}”</p>')
         out.append("</div>")
     if s.turns:
-        closing = "Customer (closing)" if s.turns[-1].ending else "Customer"
+        closing = f"{customer} (closing)" if s.turns[-1].ending else customer
         out.append(f'<div class="line customer"><span class="who">{closing}</span>'
                    f"{_h(s.turns[-1].customer_reaction)}</div>")
     out.append("</section>")

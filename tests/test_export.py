@@ -66,6 +66,7 @@ def test_html_is_self_contained_and_escapes_everything(store, sessions):
     assert not re.search(r"""(src|href)=["'](https?:)?//""", page)  # nothing fetched from elsewhere
     assert "<mark" in page and "evidence for empathy" in page
     assert page.count('<section class="session"') == 1
+    assert '<span class="who">Margaret (closing)</span>' in page
 
 
 def test_evidence_phrases_are_found_in_the_reply():
@@ -90,6 +91,7 @@ def test_markdown_escapes_and_lists_every_turn(store, sessions):
     assert md.startswith("# Frontline session report")
     assert "\\<script\\>" in md and "\\[bold\\]" in md and "<script>" not in md
     assert md.count("#### Turn ") == len(s.turns)
+    assert md.count("> **Margaret:** ") == len(s.turns) + 1  # the customer by name, closing line included
     assert md_escape("a|b*c") == "a\\|b\\*c"
 
 
