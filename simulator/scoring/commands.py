@@ -14,6 +14,7 @@ from typing import Any, Callable, TextIO
 
 from simulator.rubric import Rubric
 from simulator.scoring.base import ReplyScore, Scorer, ScorerError, ScoreRequest
+from simulator.scoring.data import json_object
 
 DEFAULT_RUBRIC = "service"
 BATCH = 32
@@ -151,12 +152,7 @@ def _read_jsonl(source: str, stdin: TextIO) -> list[tuple[int, dict[str, Any]]]:
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise CommandError(f"{name}:{number}: not valid JSON ({exc.msg} at column {exc.colno})") from None
-        if not isinstance(row, dict):
-            raise CommandError(f"{name}:{number}: expected a JSON object with id, context and reply")
+        row = json_object(line, f"{name}:{number}")  # DataError: reported like a CommandError, exit 2
         for key in ("context", "reply"):
             if not isinstance(row.get(key), str):
                 raise CommandError(f"{name}:{number}: {key!r} must be a string")

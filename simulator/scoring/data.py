@@ -63,13 +63,19 @@ def load_examples(files: Iterable[Path], criteria: Sequence[str], *, max_level: 
     return examples
 
 
-def parse_row(line: str, criteria: Sequence[str], where: str, *, max_level: dict[str, int] | None = None) -> Example:
+def json_object(line: str, where: str) -> dict:
+    """One JSON-lines row, which must be an object; DataError names `where` (file:line) otherwise."""
     try:
         row = json.loads(line)
     except json.JSONDecodeError as exc:
         raise DataError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
     if not isinstance(row, dict):
         raise DataError(f"{where}: expected a JSON object, found {type(row).__name__}")
+    return row
+
+
+def parse_row(line: str, criteria: Sequence[str], where: str, *, max_level: dict[str, int] | None = None) -> Example:
+    row = json_object(line, where)
     for key in _REQUIRED_TEXT:
         if not isinstance(row.get(key), str) or not row[key].strip():
             raise DataError(f"{where}: {key!r} must be a non-empty string")
