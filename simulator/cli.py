@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Callable, Sequence, TextIO
 
 from simulator import __version__
-from simulator.loading import ContentError, Library
+from simulator.loading import ContentError, Library, require
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
@@ -109,7 +109,8 @@ def cmd_play(args, services: Services) -> int:
     from simulator.engine import Conversation
 
     library = _library(args)
-    scenario = library.scenario(args.scenario)
+    loaded = library.find_scenario(args.scenario)
+    scenario = require(loaded)
     rubric = library.rubric(scenario.rubric)
     if args.replies is None:
         from simulator.tui.launch import run_play  # imports textual only now
@@ -124,7 +125,7 @@ def cmd_play(args, services: Services) -> int:
     else:
         conversation = Conversation(scenario, rubric, scorer, seed=args.seed, difficulty=args.difficulty,
                                     trainee=args.trainee)
-        recorder = _recorder(args, services, conversation)
+        recorder = _recorder(args, services, conversation, loaded.content_hash)
     used = 0
     for reply in replies:
         if conversation.finished:
@@ -143,15 +144,13 @@ def cmd_play(args, services: Services) -> int:
     return EXIT_OK
 
 
-def _recorder(args, services: Services, conversation):
-    """The store's session recorder, or None with --no-save (or before the store exists)."""
+def _recorder(args, services: Services, conversation, content_hash: str):
+    """The store's session recorder, or None with --no-save."""
     if getattr(args, "no_save", False):
         return None
-    try:
-        from simulator.store import open_recorder
-    except ImportError:
-        return None
-    return open_recorder(args, services, conversation)
+    from simulator.store import open_recorder
+
+    return open_recorder(args, services, conversation, content_hash)
 
 
 def _print_transcript(conversation, unused: int, out: TextIO) -> None:
@@ -253,17 +252,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _command_modules():
-    """Command groups that live beside their subject (scoring, store, app)."""
-    import importlib
+    """Command groups that live beside their subject (scoring; store, review and reports)."""
+    from simulator import store_commands
+    from simulator.scoring import commands as scoring_commands
 
-    modules = []
-    for name in ("simulator.scoring.commands", "simulator.store_commands", "simulator.tui.commands"):
-        try:
-            modules.append(importlib.import_module(name))
-        except ModuleNotFoundError as exc:
-            if exc.name != name:  # a real missing dependency, not a module still to be written
-                raise
-    return modules
+    return [scoring_commands, store_commands]
 
 
 def main(argv: Sequence[str] | None = None, services: Services | None = None) -> int:

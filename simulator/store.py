@@ -747,33 +747,16 @@ class SessionRecorder:
             self._owns_store = False
 
 
-def scenario_content_hash(args, scenario: Scenario) -> str:
-    """sha256 of the scenario's file, found the way `frontline play` found it."""
-    from simulator.loading import ContentError, Library
-
-    extra = [Path(p) for p in (getattr(args, "scenarios", None) or [])]
-    library = Library(scenario_dirs=extra)
-    for name in (getattr(args, "scenario", None), scenario.id):
-        if not name:
-            continue
-        try:
-            loaded = library.find_scenario(name)
-        except ContentError:
-            continue
-        if loaded.model is not None and loaded.model.id == scenario.id:
-            return loaded.content_hash
-    return ""
-
-
-def open_recorder(args, services, conversation: Conversation) -> SessionRecorder:
-    """Start storing a session of `frontline play`: trainee from --trainee or the login name."""
+def open_recorder(args, services, conversation: Conversation, content_hash: str = "") -> SessionRecorder:
+    """Start storing a session of `frontline play`: trainee from --trainee or the login name; `content_hash` is
+    the sha256 of the scenario file it was played from."""
     store = services.open_store()
     try:
         session_id = store.start_session(
             trainee=trainee_name(getattr(args, "trainee", None)),
             conversation=conversation,
             mode=getattr(args, "mode", None) or "practice",
-            content_hash=scenario_content_hash(args, conversation.scenario),
+            content_hash=content_hash,
         )
     except BaseException:
         store.close()
