@@ -39,7 +39,7 @@ def main() -> int:
     scorer.load([rubric])
     ready = time.perf_counter() - T_START
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs visible, "
-          f"torch threads {scorer.encoder.threads}, device {scorer.encoder.device}")
+          f"backend {scorer.encoder.backend} on {scorer.encoder.device}, {scorer.encoder.threads} threads")
     print(f"scorer: {scorer.version}")
     print(f"ready after cold import + load: {ready:.2f} s")
 

@@ -1,12 +1,17 @@
-"""Our plain-torch MiniLM forward gives transformers' numbers, so the trained heads stay valid."""
+"""Both forward passes (plain torch and the ONNX Runtime graph) give transformers' numbers, and packing several
+texts into one row gives what encoding each alone gives, so the trained heads stay valid whichever runs."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-pytestmark = pytest.mark.model
+from simulator.scoring.packing import pack
+
+TEXTS = ["I'm so sorry about that.", "Let me ring the car centre for you right now.", "Ok", "tyre " * 400]
 
 
+@pytest.mark.model
 def test_hidden_states_match_transformers_bert():
     torch = pytest.importorskip("torch")
     transformers = pytest.importorskip("transformers")
@@ -14,14 +19,13 @@ def test_hidden_states_match_transformers_bert():
     from simulator.scoring.encoder import model_dir
 
     folder = model_dir()
-    texts = ["I'm so sorry about that.", "Let me ring the car centre for you right now.", "Ok", "tyre " * 400]
     tokenizer, ours = minilm.load(folder, 256, torch.device("cpu"))
-    ids, mask = minilm.encode(tokenizer, texts, torch.device("cpu"))
+    ids, mask = minilm.encode(tokenizer, TEXTS, torch.device("cpu"))
 
     reference_tokenizer = transformers.AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
     reference = transformers.AutoModel.from_pretrained(str(folder), local_files_only=True, dtype=torch.float32,
                                                        add_pooling_layer=False).eval()
-    batch = reference_tokenizer(texts, padding=True, truncation=True, max_length=256, return_tensors="pt")
+    batch = reference_tokenizer(TEXTS, padding=True, truncation=True, max_length=256, return_tensors="pt")
     assert torch.equal(ids, batch["input_ids"]) and torch.equal(mask, batch["attention_mask"])
     assert ids.shape[1] == 256  # the long text was truncated, not rejected
 
@@ -33,3 +37,50 @@ def test_hidden_states_match_transformers_bert():
     for layer in range(7):
         difference = (mine[layer] - theirs[layer]).abs().masked_select(real_tokens).max().item()
         assert difference < 1e-4, f"layer {layer} differs by {difference}"
+
+
+@pytest.mark.model
+def test_onnx_graph_and_packed_rows_give_the_torch_hidden_states_of_each_text_alone():
+    torch = pytest.importorskip("torch")
+    from simulator.scoring import minilm
+    from simulator.scoring.encoder import LAYERS, model_dir
+    from simulator.scoring.onnx_minilm import OnnxMiniLM
+    from simulator.scoring.packing import load_tokenizer
+
+    folder = model_dir()
+    _, reference = minilm.load(folder, 256, torch.device("cpu"))
+    graph = OnnxMiniLM(folder, LAYERS, threads=1)
+    tokenizer = load_tokenizer(folder, 256)
+    token_ids = [e.ids for e in tokenizer.encode_batch(TEXTS)]
+    packed = pack(token_ids, 256)
+    assert len(packed.input_ids) == 2  # the three short texts share a row; the 256-token one fills its own
+
+    hidden = graph(packed.input_ids, packed.allowed, packed.position_ids)
+    for text_tokens, (row, start, end) in zip(token_ids, packed.segments):
+        ids = torch.tensor([text_tokens])
+        with torch.inference_mode():
+            alone = reference(ids, torch.ones_like(ids))
+        for out, layer in zip(hidden, LAYERS):
+            difference = np.abs(out[row, start:end] - alone[layer][0].numpy()).max()
+            assert difference < 1e-4, f"layer {layer} of {text_tokens[:4]}… differs by {difference}"
+
+
+def test_pack_lays_texts_out_first_fit_and_only_lets_a_text_see_itself():
+    packed = pack([[1, 2, 3], [4, 5], [6, 7, 8, 9], [10]], row_tokens=5, pad_id=0)
+    # longest first: [6..9] opens row 0, [1,2,3] opens row 1, [4,5] joins row 1, [10] fills row 0
+    assert packed.segments == [(1, 0, 3), (1, 3, 5), (0, 0, 4), (0, 4, 5)]
+    assert packed.input_ids.tolist() == [[6, 7, 8, 9, 10], [1, 2, 3, 4, 5]]
+    assert packed.position_ids.tolist() == [[0, 1, 2, 3, 0], [0, 1, 2, 0, 1]]
+    allowed = packed.allowed
+    assert allowed[1, 0, :3].all() and not allowed[1, 0, 3:].any()  # token of [1,2,3] sees only its text
+    assert allowed[0, 4].tolist() == [False, False, False, False, True]
+    pooled = packed.pooling_matrix() @ np.arange(10, dtype=np.float32)
+    assert pooled.tolist() == pytest.approx([6.0, 8.5, 1.5, 4.0])  # means of each text's flat positions
+
+
+def test_pack_pads_short_rows_and_refuses_a_text_longer_than_a_row():
+    packed = pack([[1, 2, 3, 4], [5, 6, 7, 8], [9]], row_tokens=5, pad_id=0)
+    assert packed.input_ids.tolist() == [[1, 2, 3, 4, 9], [5, 6, 7, 8, 0]]
+    assert not packed.allowed[1, :, 4].any()  # nobody attends to padding
+    with pytest.raises(ValueError, match="does not fit"):
+        pack([[1] * 6], row_tokens=5)

