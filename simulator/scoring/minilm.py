@@ -82,10 +82,14 @@ class MiniLM(torch.nn.Module):
         return states
 
 
-def load(folder: Path, max_tokens: int, device: torch.device) -> tuple[Tokenizer, MiniLM]:
-    """The tokenizer (truncating to `max_tokens`, padding to the longest in a batch) and the encoder."""
+def load(folder: Path, max_tokens: int, device: torch.device, adapter=None) -> tuple[Tokenizer, MiniLM]:
+    """The tokenizer (truncating to `max_tokens`, padding to the longest in a batch) and the encoder, with
+    `adapter` (an `adapter.Adapter`) merged into its weights when given."""
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    model = MiniLM(config, load_file(str(folder / "model.safetensors")), device)
+    weights = load_file(str(folder / "model.safetensors"))
+    if adapter is not None:
+        weights = {name: torch.from_numpy(adapter.merged(name, w.float().numpy())) for name, w in weights.items()}
+    model = MiniLM(config, weights, device)
     tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
     tokenizer.enable_truncation(max_length=min(max_tokens, model.max_positions))
     tokenizer.enable_padding(pad_id=int(config.get("pad_token_id", 0)), pad_token="[PAD]")

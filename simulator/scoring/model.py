@@ -11,14 +11,14 @@ from typing import Sequence
 import numpy as np
 
 from simulator.rubric import Rubric
-from simulator.scoring.base import ReplyScore, Scorer, ScoreRequest, build_reply_score
+from simulator.scoring.base import ReplyScore, Scorer, ScoreRequest, ScorerError, build_reply_score
 from simulator.scoring.encoder import MAX_CHARS, WEIGHTS_SHA256, Encoder, sentence_spans
 from simulator.scoring.exemplar import ExemplarScorer
 from simulator.scoring.heads import Head, HeadSet, heads_dir, load_heads, sentence_stats
 
 SCORER_REVISION = 1
 
-RED_FLAG_THRESHOLD = 0.55
+RED_FLAG_THRESHOLD = 0.45
 """A reply unit this close (cosine) to one of a red flag's examples raises it, if it is also RED_FLAG_MARGIN
 closer to that flag than to any of the rubric's acceptable (level >= 1) examples."""
 RED_FLAG_MARGIN = 0.2
@@ -80,6 +80,9 @@ class ModelScorer:
 
     def _version(self) -> str:
         parts = [f"frontline-scorer/{SCORER_REVISION}", f"all-minilm-l6-v2@{WEIGHTS_SHA256[:12]}"]
+        adapter = self.encoder.adapter
+        if adapter is not None:
+            parts.append(f"adapter@{adapter.digest[:12]}")
         if not self.use_heads:
             parts.append("exemplars-only")
         elif self.heads_folder.is_dir():
@@ -120,6 +123,14 @@ class ModelScorer:
             headset = self._heads[rubric.id]
         if headset is None:
             return {}
+        adapter = self.encoder.adapter
+        expected = adapter.digest if adapter is not None else None
+        if headset.meta.get("adapter") != expected:
+            raise ScorerError(
+                f"the trained heads for rubric {rubric.id!r} were fitted on encoder adapter "
+                f"{headset.meta.get('adapter') or 'none (the base model)'}, but the scorer loads "
+                f"{expected or 'none (the base model)'}; retrain them with `frontline train --rubric {rubric.id}`"
+            )
         matching: dict[str, Head] = {}
         for criterion in rubric.criteria:
             head = headset.heads.get(criterion.id)

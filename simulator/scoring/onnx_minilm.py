@@ -16,6 +16,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from simulator.scoring.adapter import Adapter
+
 OPSET = 17
 """LayerNormalization is an ONNX operator from opset 17."""
 
@@ -144,7 +146,7 @@ def build_graph(
 class OnnxMiniLM:
     """Runs the graph; call with numpy arrays as from `packing.pack`, get the requested layers' hidden states."""
 
-    def __init__(self, folder: Path, layers_out: Sequence[int], threads: int):
+    def __init__(self, folder: Path, layers_out: Sequence[int], threads: int, adapter: Adapter | None = None):
         import onnxruntime
         from safetensors import safe_open
 
@@ -152,7 +154,10 @@ class OnnxMiniLM:
         self.max_positions = int(config["max_position_embeddings"])
         self.layers_out = tuple(layers_out)
         with safe_open(str(folder / "model.safetensors"), framework="numpy") as handle:
-            graph, arrays = build_graph(config, _LazyTensors(handle), self.layers_out)
+            weights: Mapping[str, np.ndarray] = _LazyTensors(handle)
+            if adapter is not None:
+                weights = adapter.apply(weights)
+            graph, arrays = build_graph(config, weights, self.layers_out)
         options = onnxruntime.SessionOptions()
         # The session reads these arrays in place: they must live as long as it does.
         self._weights = {name: onnxruntime.OrtValue.ortvalue_from_numpy(value) for name, value in arrays.items()}

@@ -103,9 +103,17 @@ def train_heads(
     folder: Path | None = None,
     recipe: Sequence[str] = RECIPE,
     c_grid: Sequence[float] = C_GRID,
+    adapt: bool = False,
+    adapter_folder: Path | None = None,
+    adapt_settings=None,
     log=None,
 ) -> TrainResult:
-    """Fit one head per criterion of `rubric` on the train split of `data_files`; write models/heads/<id>.npz."""
+    """Fit one head per criterion of `rubric` on the train split of `data_files`; write models/heads/<id>.npz.
+
+    With `adapt`, first fine-tune the encoder adapter on the same rows and write it to `adapter_folder`
+    (default models/adapter/); the heads are then fitted on the adapted encoder. Heads record which adapter
+    they were fitted on, and the scorer refuses heads whose adapter is not the one it loads.
+    """
     if not data_files:
         raise TrainingError("no labelled data files given (models/data/labelled/*.jsonl is empty)")
     say = log or (lambda _msg: None)
@@ -114,7 +122,18 @@ def train_heads(
     train, test = split(examples)
     if len(train) < 20:
         raise TrainingError(f"only {len(train)} training rows after the train/test split; label more data")
+    if adapt:
+        from simulator.scoring.adapter import save_adapter
+        from simulator.scoring.finetune import AdapterSettings, fit_adapter
+
+        adapter = fit_adapter(train, {c.id: c.max_level for c in rubric.criteria}, recipe,
+                              settings=adapt_settings or AdapterSettings(), log=say)
+        adapter.meta.update({"rubric": rubric.id, "data_hash": data_hash(data_files)})
+        npz_path, _ = save_adapter(adapter, adapter_folder)
+        say(f"wrote the encoder adapter {npz_path} (digest {adapter.digest})")
+        encoder = Encoder(adapter=adapter)
     encoder = encoder or Encoder()
+    adapter_digest = encoder.adapter.digest if encoder.adapter is not None else None
     say(f"encoding {len(train)} training rows ({len(test)} held out for `frontline eval`)…")
     encoded = encode_examples(encoder, train)
     features_by_recipe = build_features(recipe, encoded.contexts, encoded.stats)
@@ -154,6 +173,7 @@ def train_heads(
         "rows": {"train": len(train), "test": len(test)},
         "base_model": BASE_MODEL,
         "base_model_sha256": WEIGHTS_SHA256,
+        "adapter": adapter_digest,
         "layers": list(LAYERS),
         "feature_recipe": list(recipe),
         "head": "multinomial logistic regression on standardised features; score = expected level / top level",

@@ -1,0 +1,200 @@
+"""Training the encoder adapter (imports torch: training time only, imported lazily by train.py): LoRA updates learned together with provisional heads.
+
+Each step takes the replies to a few customer lines, encodes the lines and the replies' sentences with the
+adapted encoder (sentences alone, as at scoring time), builds the heads' features from them (the same recipe as
+`heads.build_features`), and minimises the heads' cross-entropy plus a distillation term that keeps each
+text's last-layer embedding close to the base model's. The provisional heads are thrown away: `train.py` fits
+the shipped heads afterwards on the adapted encoder's features, as it does for the base model.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from safetensors.torch import load_file
+
+from simulator.scoring import minilm
+from simulator.scoring.adapter import TARGETS, Adapter
+from simulator.scoring.data import Example
+from simulator.scoring.encoder import LAYERS, MAX_TOKENS, ROW_TOKENS, available_cpus, model_dir
+from simulator.scoring.packing import load_tokenizer, pack
+
+
+@dataclass(frozen=True)
+class AdapterSettings:
+    """Chosen on grouped CV folds of the train split (models/MODEL_CARD.md)."""
+
+    rank: int = 8
+    scale: float = 2.0
+    epochs: int = 4
+    learning_rate: float = 5e-3
+    head_learning_rate: float = 1e-3
+    head_weight_decay: float = 0.1
+    feature_dropout: float = 0.3
+    distill_weight: float = 2.0
+    """Weight of (1 - cosine) between adapted and base last-layer embeddings, against the heads' loss."""
+    lines_per_step: int = 3
+    """Customer lines per optimiser step (with all of their replies)."""
+    seed: int = 0
+
+
+def fit_adapter(
+    examples: Sequence[Example],
+    levels: dict[str, int],
+    recipe: Sequence[str],
+    *,
+    settings: AdapterSettings = AdapterSettings(),
+    log: Callable[[str], None] | None = None,
+) -> Adapter:
+    """Learn an adapter from labelled `examples` for criteria `levels` (criterion id -> top level)."""
+    from simulator.scoring.model import reply_sentences
+
+    say = log or (lambda _msg: None)
+    torch.manual_seed(settings.seed)
+    rng = np.random.default_rng(settings.seed)
+    torch.set_num_threads(max(1, min(8, available_cpus())))
+    folder = model_dir()
+    tokenizer = load_tokenizer(folder, MAX_TOKENS)
+    _, base = minilm.load(folder, MAX_TOKENS, torch.device("cpu"))
+    model = _LoRAMiniLM(folder, settings.rank, settings.scale)
+    criteria = list(levels)
+    targets = torch.tensor([[e.labels[c] for c in criteria] for e in examples])
+    sentences = [reply_sentences(e.reply) for e in examples]
+
+    def pooled(encoder: minilm.MiniLM, texts: list[str]) -> torch.Tensor:
+        """(len(texts), len(LAYERS), D) normalised mean poolings, as Encoder computes them."""
+        token_ids = [e.ids for e in tokenizer.encode_batch(texts)]
+        packed = pack(token_ids, ROW_TOKENS)
+        pool = torch.from_numpy(packed.pooling_matrix())
+        hidden = encoder(torch.from_numpy(packed.input_ids), torch.from_numpy(packed.allowed),
+                         torch.from_numpy(packed.position_ids))
+        out = torch.stack([pool @ hidden[layer].reshape(pool.shape[1], -1) for layer in LAYERS], dim=1)
+        return torch.nn.functional.normalize(out, dim=-1)
+
+    def features(vectors: torch.Tensor, index: dict[str, int], rows: Sequence[int]) -> torch.Tensor:
+        return torch.stack([
+            _recipe_features(recipe, vectors[index[examples[r].context]],
+                             vectors[[index[s] for s in sentences[r]]])
+            for r in rows
+        ])
+
+    def texts_of(rows: Sequence[int]) -> list[str]:
+        return list(dict.fromkeys(t for r in rows for t in (examples[r].context, *sentences[r])))
+
+    # The base model's embeddings: the distillation targets, and the features' standardisation (as the heads').
+    with torch.no_grad():  # not inference_mode: these tensors take part in the training graph
+        every = list(range(len(examples)))
+        texts = texts_of(every)
+        base_vectors = torch.cat([pooled(base, texts[i : i + 64]) for i in range(0, len(texts), 64)])
+        base_index = {t: i for i, t in enumerate(texts)}
+        base_features = features(base_vectors, base_index, every)
+    del base
+    mean = base_features.mean(dim=0)
+    scale = base_features.std(dim=0).clamp(min=1e-6)
+    heads = torch.nn.ModuleList(torch.nn.Linear(base_features.shape[1], levels[c] + 1) for c in criteria)
+
+    groups: dict[str, list[int]] = {}
+    for row, example in enumerate(examples):
+        groups.setdefault(example.context, []).append(row)
+    batches_of_lines = list(groups.values())
+    steps = settings.epochs * math.ceil(len(batches_of_lines) / settings.lines_per_step)
+    optimiser = torch.optim.AdamW([
+        {"params": model.lora.parameters(), "lr": settings.learning_rate, "weight_decay": 0.0},
+        {"params": heads.parameters(), "lr": settings.head_learning_rate, "weight_decay": settings.head_weight_decay},
+    ])
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimiser, max_lr=[settings.learning_rate, settings.head_learning_rate], total_steps=steps, pct_start=0.1
+    )
+    say(f"fine-tuning the encoder adapter (rank {settings.rank}) on {len(examples)} rows, "
+        f"{settings.epochs} epochs of {math.ceil(len(batches_of_lines) / settings.lines_per_step)} steps…")
+    for epoch in range(settings.epochs):
+        order = rng.permutation(len(batches_of_lines))
+        losses: list[float] = []
+        drift: list[float] = []
+        for start in range(0, len(order), settings.lines_per_step):
+            rows = [r for g in order[start : start + settings.lines_per_step] for r in batches_of_lines[g]]
+            texts = texts_of(rows)
+            index = {t: i for i, t in enumerate(texts)}
+            adapted = pooled(model, texts)
+            reference = base_vectors[[base_index[t] for t in texts], -1]
+            x = (features(adapted, index, rows) - mean) / scale
+            x = torch.nn.functional.dropout(x, settings.feature_dropout, training=True)
+            y = targets[rows]
+            loss_heads = sum(
+                torch.nn.functional.cross_entropy(head(x), y[:, k]) for k, head in enumerate(heads)
+            ) / len(heads)
+            distance = (1 - (adapted[:, -1] * reference).sum(dim=-1)).mean()
+            loss = loss_heads + settings.distill_weight * distance
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+            losses.append(float(loss_heads.detach()))
+            drift.append(float(distance.detach()))
+        say(f"  epoch {epoch + 1}: heads' loss {np.mean(losses):.3f}, "
+            f"mean cosine to the base embeddings {1 - np.mean(drift):.4f}")
+    return model.adapter(meta={
+        "rank": settings.rank,
+        "settings": {k: getattr(settings, k) for k in settings.__dataclass_fields__},
+        "rows": len(examples),
+        "criteria": criteria,
+        "trained_at": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    })
+
+
+def _recipe_features(recipe: Sequence[str], context: torch.Tensor, sentences: torch.Tensor) -> torch.Tensor:
+    """One row of `heads.build_features` in torch: context (L, D), sentences (k, L, D)."""
+    smax = sentences.max(dim=0).values
+    smin = sentences.min(dim=0).values
+    smean = sentences.mean(dim=0)
+    blocks = []
+    for item in recipe:
+        name, _, layer_text = item.partition("@")
+        at = LAYERS.index(int(layer_text))
+        blocks.append({
+            "c": lambda: context[at],
+            "x": lambda: smean[at] * context[at],
+            "smax": lambda: smax[at],
+            "smin": lambda: smin[at],
+            "smean": lambda: smean[at],
+        }[name]())
+    return torch.cat(blocks)
+
+
+class _LoRAMiniLM(minilm.MiniLM):
+    """MiniLM with `W x + scale * B (A x)` in place of `W x` for every TARGETS layer; only A and B train."""
+
+    def __init__(self, folder: Path, rank: int, scale: float):
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        super().__init__(config, load_file(str(folder / "model.safetensors")), torch.device("cpu"))
+        self.scale = scale
+        self.lora = torch.nn.ParameterDict()
+        self.keys: dict[str, str] = {}
+        for i in range(self.layers):
+            for target in TARGETS:
+                prefix = f"encoder.layer.{i}.{target}"
+                out_features, in_features = self.w[f"{prefix}.weight"].shape
+                key = prefix.replace(".", "_")
+                self.keys[prefix] = key
+                self.lora[f"{key}_A"] = torch.nn.Parameter(torch.randn(rank, in_features) / math.sqrt(in_features))
+                # B starts at zero, so training starts from the base model exactly.
+                self.lora[f"{key}_B"] = torch.nn.Parameter(torch.zeros(out_features, rank))
+
+    def _dense(self, x: torch.Tensor, prefix: str) -> torch.Tensor:
+        y = super()._dense(x, prefix)
+        key = self.keys.get(prefix)
+        if key is None:
+            return y
+        return y + self.scale * ((x @ self.lora[f"{key}_A"].T) @ self.lora[f"{key}_B"].T)
+
+    def adapter(self, meta: dict) -> Adapter:
+        down = {f"{p}.weight": self.lora[f"{k}_A"].detach().numpy().copy() for p, k in self.keys.items()}
+        up = {f"{p}.weight": self.lora[f"{k}_B"].detach().numpy().copy() for p, k in self.keys.items()}
+        return Adapter(scale=self.scale, down=down, up=up, meta=meta)
