@@ -208,6 +208,22 @@ def test_red_flags_goals_and_nearest_model_reply(scorer, service_rubric):
 
 
 @pytest.mark.model
+def test_apologies_and_plain_brush_offs_fail_no_turn_but_blame_does(scorer, service_rubric):
+    """A red flag fails a turn outright, so a reply that is merely poor must not raise one."""
+    context = "My order arrived broken and I've been waiting two weeks."
+    not_flags = [
+        "Sorry, the instructions really aren't clear — let me show you.",
+        "I checked your order and it was packed in the wrong box, my fault.",
+        "Not my problem, ring head office.",
+        "Calm down, it's just a charger.",
+    ]
+    for result in scorer.score_many([req(r, service_rubric, context=context) for r in not_flags]):
+        assert result.red_flags == ()
+    blame = scorer.score(req("Well, you should have read the instructions first.", service_rubric, context=context))
+    assert blame.red_flags == ("blames_customer",)
+
+
+@pytest.mark.model
 def test_batch_and_single_scores_agree(scorer, service_rubric):
     replies = [WARM_OWNING, BRUSH_OFF, SCRIPTED, "Refund issued. Reference 4471.", ""]
     batch = scorer.score_many([req(r, service_rubric) for r in replies])

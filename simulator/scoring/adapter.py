@@ -10,6 +10,7 @@ numpy only: the training side is `finetune.py`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -52,9 +53,10 @@ class Adapter:
     """weight name -> B, (out, rank)"""
     meta: dict[str, Any] = field(default_factory=dict)
 
-    @property
+    @functools.cached_property
     def digest(self) -> str:
-        """A short hash of the update itself: heads record it, to know which encoder they were fitted on."""
+        """A short hash of the update itself: heads record it, to know which encoder they were fitted on.
+        (Computed once: the scorer checks it on every reply.)"""
         h = hashlib.sha256(f"{self.scale:.8g}".encode())
         for name in sorted(self.down):
             h.update(name.encode())
