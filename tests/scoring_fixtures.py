@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 from pathlib import Path
 
 import pytest
@@ -72,6 +73,20 @@ criteria:
           - "Good morning Mrs Patel, lovely to see you again — welcome back!"
           - "Hi James, welcome in, great to have you here today."
 """
+
+
+def write_tiny_labelled(folder: Path, lines: int = 40) -> tuple[Path, int]:
+    """Labelled replies for the tiny rubric's `greeting` criterion (3 a customer line): (the file, its rows)."""
+    rows = []
+    greetings = {2: "Good morning {n}, welcome back, lovely to see you.", 1: "Hello.", 0: "What do you want?"}
+    for i in range(lines):
+        for level, template in greetings.items():
+            name = ["Sam", "Mrs Patel", "Ahmed", "Jo"][i % 4]
+            rows.append({"id": f"{i}-{level}", "context": f"Hi, I'm here about order {i}.",
+                         "reply": template.format(n=name) + f" Order {i} is ready.", "greeting": level})
+    path = folder / "labelled.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    return path, len(rows)
 
 
 def write_tiny_rubric(folder: Path) -> Path:

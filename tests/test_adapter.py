@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from scoring_fixtures import CONTEXT, write_tiny_rubric
+from scoring_fixtures import CONTEXT, write_tiny_labelled, write_tiny_rubric
 from simulator.loading import load_rubric, require
 from simulator.scoring import ScorerError, ScoreRequest
 from simulator.scoring.adapter import Adapter, artefact_paths, load_adapter, save_adapter
@@ -89,15 +89,7 @@ def test_train_adapt_writes_an_adapter_and_heads_that_name_it(tmp_path):
     from simulator.scoring import train
 
     rubric = require(load_rubric(write_tiny_rubric(tmp_path)))
-    rows = []
-    greetings = {2: "Good morning {n}, welcome back, lovely to see you.", 1: "Hello.", 0: "What do you want?"}
-    for i in range(24):
-        for level, template in greetings.items():
-            name = ["Sam", "Mrs Patel", "Ahmed", "Jo"][i % 4]
-            rows.append({"id": f"{i}-{level}", "context": f"Hi, I'm here about order {i}.",
-                         "reply": template.format(n=name) + f" Order {i} is ready.", "greeting": level})
-    data = tmp_path / "labelled.jsonl"
-    data.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    data, _ = write_tiny_labelled(tmp_path, lines=24)
     quick = AdapterSettings(epochs=1, rank=2)
     result = train.train_heads(
         rubric, [data], folder=tmp_path / "heads", adapt=True, adapter_folder=tmp_path / "adapter",

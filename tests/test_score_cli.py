@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from scoring_fixtures import CONTEXT, WARM_OWNING, scorer, write_tiny_rubric  # noqa: F401  (fixtures)
+from scoring_fixtures import CONTEXT, WARM_OWNING, scorer, write_tiny_labelled, write_tiny_rubric  # noqa: F401  (fixtures)
 from simulator.cli import Services, main
 
 
@@ -72,21 +72,13 @@ def test_single_reply_is_human_readable(scorer):
 @pytest.mark.model
 def test_train_and_eval_for_a_new_rubric(scorer, tmp_path):
     rubric = write_tiny_rubric(tmp_path)
-    rows = []
-    greetings = {2: "Good morning {n}, welcome back, lovely to see you.", 1: "Hello.", 0: "What do you want?"}
-    for i in range(40):
-        for level, template in greetings.items():
-            name = ["Sam", "Mrs Patel", "Ahmed", "Jo"][i % 4]
-            rows.append({"id": f"{i}-{level}", "context": f"Hi, I'm here about order {i}.",
-                         "reply": template.format(n=name) + f" Order {i} is ready.", "greeting": level})
-    data = tmp_path / "labelled.jsonl"
-    data.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    data, n_rows = write_tiny_labelled(tmp_path)
     out_dir = tmp_path / "heads"
     status, out, err = run(["train", "--rubric", str(rubric), "--data", str(data), "--out", str(out_dir)])
     assert status == 0, err
     assert (out_dir / "tiny_custom.npz").is_file() and "greeting" in out
     meta = json.loads((out_dir / "tiny_custom.json").read_text())
-    assert meta["rows"]["train"] + meta["rows"]["test"] == len(rows) and meta["data_hash"]
+    assert meta["rows"]["train"] + meta["rows"]["test"] == n_rows and meta["data_hash"]
 
     status, out, err = run(["eval", "--rubric", str(rubric), "--data", str(data)])
     assert status == 0, err
