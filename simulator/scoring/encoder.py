@@ -188,7 +188,6 @@ class Encoder:
         self._load_lock = threading.Lock()
         self._model: Any = None
         self._tokenizer: Any = None
-        self._pad_id = 0
         self._backend = ""
         self._device = ""
         self._threads = 0
@@ -250,7 +249,6 @@ class Encoder:
                     f"Fix: {INSTALL_FIX} (add --force-reinstall if it is installed)"
                 ) from exc
             self._tokenizer = tokenizer
-            self._pad_id = 0
             self._backend = backend
             self._device = device
             self._threads = threads
@@ -266,7 +264,7 @@ class Encoder:
         """
         with self._lock:  # the fast tokenizer is not thread-safe, and one forward at a time uses the cores best
             token_ids = [e.ids for e in self._tokenizer.encode_batch(texts)]
-            packed = pack(token_ids, ROW_TOKENS, self._pad_id)
+            packed = pack(token_ids, ROW_TOKENS)
             pool = packed.pooling_matrix()
             if self._backend == "onnx":
                 hidden = self._model(packed.input_ids, packed.allowed, packed.position_ids)

@@ -119,24 +119,28 @@ class ModelScorer:
             return {}
         with self._lock:
             if rubric.id not in self._heads:
-                self._heads[rubric.id] = load_heads(rubric.id, self.heads_folder)
+                self._heads[rubric.id] = self._checked(load_heads(rubric.id, self.heads_folder), rubric.id)
             headset = self._heads[rubric.id]
         if headset is None:
             return {}
-        adapter = self.encoder.adapter
-        expected = adapter.digest if adapter is not None else None
-        if headset.meta.get("adapter") != expected:
-            raise ScorerError(
-                f"the trained heads for rubric {rubric.id!r} were fitted on encoder adapter "
-                f"{headset.meta.get('adapter') or 'none (the base model)'}, but the scorer loads "
-                f"{expected or 'none (the base model)'}; retrain them with `frontline train --rubric {rubric.id}`"
-            )
         matching: dict[str, Head] = {}
         for criterion in rubric.criteria:
             head = headset.heads.get(criterion.id)
             if head is not None and head.max_level == criterion.max_level:
                 matching[criterion.id] = head
         return matching
+
+    def _checked(self, headset: HeadSet | None, rubric_id: str) -> HeadSet | None:
+        """`headset`, if it was fitted on the encoder this scorer runs (the same adapter, or none)."""
+        adapter = self.encoder.adapter
+        expected = adapter.digest if adapter is not None else None
+        if headset is not None and headset.meta.get("adapter") != expected:
+            raise ScorerError(
+                f"the trained heads for rubric {rubric_id!r} were fitted on encoder adapter "
+                f"{headset.meta.get('adapter') or 'none (the base model)'}, but the scorer loads "
+                f"{expected or 'none (the base model)'}; retrain them with `frontline train --rubric {rubric_id}`"
+            )
+        return headset
 
     def _prepare(self, rubric: Rubric) -> None:
         heads = self.heads_for(rubric)

@@ -151,7 +151,6 @@ class OnnxMiniLM:
         from safetensors import safe_open
 
         config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-        self.max_positions = int(config["max_position_embeddings"])
         self.layers_out = tuple(layers_out)
         with safe_open(str(folder / "model.safetensors"), framework="numpy") as handle:
             weights: Mapping[str, np.ndarray] = _LazyTensors(handle)
