@@ -10,7 +10,6 @@ the shipped heads afterwards on the adapted encoder's features, as it does for t
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,7 @@ from simulator.scoring import minilm
 from simulator.scoring.adapter import TARGETS, Adapter
 from simulator.scoring.data import Example
 from simulator.scoring.encoder import LAYERS, MAX_TOKENS, ROW_TOKENS, available_cpus, model_dir
-from simulator.scoring.packing import load_tokenizer, pack
+from simulator.scoring.packing import load_tokenizer, pack, read_config
 
 
 @dataclass(frozen=True)
@@ -172,7 +171,7 @@ class _LoRAMiniLM(minilm.MiniLM):
     """MiniLM with `W x + scale * B (A x)` in place of `W x` for every TARGETS layer; only A and B train."""
 
     def __init__(self, folder: Path, rank: int, scale: float):
-        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        config = read_config(folder)
         super().__init__(config, load_file(str(folder / "model.safetensors")), torch.device("cpu"))
         self.scale = scale
         self.lora = torch.nn.ParameterDict()

@@ -7,7 +7,6 @@ safetensors and tokenizers. Import it inside functions only: it imports torch.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -15,16 +14,15 @@ import torch
 from safetensors.torch import load_file
 from tokenizers import Tokenizer
 
+from simulator.scoring.packing import read_config
+
 
 class MiniLM(torch.nn.Module):
     """Encoder-only BERT: embeddings, then `layers` of self-attention + feed-forward, post-LayerNorm."""
 
     def __init__(self, config: dict, weights: dict[str, torch.Tensor], device: torch.device):
+        """config as from `packing.read_config`, which checks it is a BERT this forward implements."""
         super().__init__()
-        if config.get("model_type") != "bert" or config.get("position_embedding_type", "absolute") != "absolute":
-            raise ValueError(f"not a BERT model with absolute positions: {config.get('model_type')!r}")
-        if config.get("hidden_act") != "gelu":
-            raise ValueError(f"unsupported activation {config.get('hidden_act')!r}")
         self.heads = int(config["num_attention_heads"])
         self.hidden = int(config["hidden_size"])
         self.layers = int(config["num_hidden_layers"])
@@ -85,7 +83,7 @@ class MiniLM(torch.nn.Module):
 def load(folder: Path, max_tokens: int, device: torch.device, adapter=None) -> tuple[Tokenizer, MiniLM]:
     """The tokenizer (truncating to `max_tokens`, padding to the longest in a batch) and the encoder, with
     `adapter` (an `adapter.Adapter`) merged into its weights when given."""
-    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    config = read_config(folder)
     weights = load_file(str(folder / "model.safetensors"))
     if adapter is not None:
         weights = {name: torch.from_numpy(adapter.merged(name, w.float().numpy())) for name, w in weights.items()}

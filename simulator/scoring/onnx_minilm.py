@@ -9,7 +9,6 @@ tests/test_minilm.py checks it gives torch's (and so transformers') hidden state
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -17,6 +16,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from simulator.scoring.adapter import Adapter
+from simulator.scoring.packing import read_config
 
 OPSET = 17
 """LayerNormalization is an ONNX operator from opset 17."""
@@ -25,7 +25,7 @@ OPSET = 17
 def build_graph(
     config: dict, weights: Mapping[str, np.ndarray], layers_out: Sequence[int]
 ) -> tuple[bytes, dict[str, np.ndarray]]:
-    """A serialised ONNX model and its weights, kept apart.
+    """A serialised ONNX model and its weights, kept apart. config as from `packing.read_config`.
 
     The model's inputs are input_ids (b, t) int64, allowed (b, t, t) bool (a token may attend to another),
     position_ids (b, t) int64, and every weight; it has one output hidden_<i> (b, t, hidden) for each i in
@@ -36,10 +36,6 @@ def build_graph(
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
-    if config.get("model_type") != "bert" or config.get("position_embedding_type", "absolute") != "absolute":
-        raise ValueError(f"not a BERT model with absolute positions: {config.get('model_type')!r}")
-    if config.get("hidden_act") != "gelu":
-        raise ValueError(f"unsupported activation {config.get('hidden_act')!r}")
     hidden = int(config["hidden_size"])
     heads = int(config["num_attention_heads"])
     head_dim = hidden // heads
@@ -85,7 +81,8 @@ def build_graph(
 
     # 0 where attending is allowed, the float32 minimum where not (as torch's additive mask): (b, 1, t, t).
     lowest = float(np.finfo(np.float32).min)
-    blocked = node("Sub", [const("one", np.array(1.0, np.float32)), node("Cast", ["allowed"], to=TensorProto.FLOAT)])
+    one = const("one", np.array(1.0, np.float32))
+    blocked = node("Sub", [one, node("Cast", ["allowed"], to=TensorProto.FLOAT)])
     mask = node("Unsqueeze", [node("Mul", [blocked, const("lowest", np.array(lowest, np.float32))]),
                               const("axis_1", np.array([1], np.int64))])
     split_shape = const("split_shape", np.array([0, 0, heads, head_dim], np.int64))
@@ -110,7 +107,7 @@ def build_graph(
         inner = dense(x, f"{p}.intermediate.dense")
         # exact (erf) GELU, as torch.nn.functional.gelu
         gelu = node("Mul", [node("Mul", [inner, half]),
-                            node("Add", [node("Erf", [node("Mul", [inner, inv_sqrt2])]), const(f"one_{i}", np.array(1.0, np.float32))])])
+                            node("Add", [node("Erf", [node("Mul", [inner, inv_sqrt2])]), one])])
         x = norm(node("Add", [x, dense(gelu, f"{p}.output.dense")]), f"{p}.output.LayerNorm")
         states[i + 1] = x
 
@@ -150,7 +147,7 @@ class OnnxMiniLM:
         import onnxruntime
         from safetensors import safe_open
 
-        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        config = read_config(folder)
         self.layers_out = tuple(layers_out)
         with safe_open(str(folder / "model.safetensors"), framework="numpy") as handle:
             weights: Mapping[str, np.ndarray] = _LazyTensors(handle)

@@ -1,11 +1,23 @@
-"""Packing several tokenized texts into each row of one encoder batch, each text attending only to itself."""
+"""The model folder's config and tokenizer, and packing several tokenized texts into each row of one encoder
+batch, each text attending only to itself. numpy only: shared by the ONNX Runtime and torch forwards."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
+
+
+def read_config(folder: Path) -> dict:
+    """The model's config.json, refused unless it describes what both forwards implement."""
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    if config.get("model_type") != "bert" or config.get("position_embedding_type", "absolute") != "absolute":
+        raise ValueError(f"not a BERT model with absolute positions: {config.get('model_type')!r}")
+    if config.get("hidden_act") != "gelu":
+        raise ValueError(f"unsupported activation {config.get('hidden_act')!r}")
+    return config
 
 
 def load_tokenizer(folder: Path, max_tokens: int) -> Any:
