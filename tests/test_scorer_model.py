@@ -149,6 +149,24 @@ def test_warm_but_deflecting_is_empathic_without_ownership(scorer, service_rubri
 
 
 @pytest.mark.model
+@pytest.mark.parametrize("context, does_it, does_something_else", [
+    ("Please just cancel my gym membership, I'm moving to Leeds next month.",
+     "Done — cancelled from today, and I've refunded the rest of this month.",
+     "I've frozen your membership for three months so you keep your rate."),
+    ("Could I have a late checkout tomorrow? My flight's not till nine at night.",
+     "I've moved your checkout to 2pm tomorrow, no charge.",
+     "I've booked you a table in our restaurant for eight tonight."),
+])
+def test_ownership_is_judged_against_what_the_customer_asked(scorer, service_rubric, context, does_it,
+                                                             does_something_else):
+    """A concrete action is not ownership when it ignores the request: the reply is read with the line."""
+    done, other = scorer.score_many([req(r, service_rubric, context=context) for r in (does_it, does_something_else)])
+    assert done.levels["ownership"] == 2
+    assert other.levels["ownership"] < 2
+    assert done.scores["ownership"] - other.scores["ownership"] > 0.4
+
+
+@pytest.mark.model
 def test_scripted_reply_scores_low_on_script_avoidance(scorer, service_rubric):
     scripted, natural = scorer.score_many([req(SCRIPTED, service_rubric), req(NATURAL, service_rubric)])
     assert scripted.levels["script_avoidance"] == 0
