@@ -9,7 +9,6 @@ tests/test_minilm.py checks it gives torch's (and so transformers') hidden state
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -20,6 +19,9 @@ from simulator.scoring.packing import read_config
 
 OPSET = 17
 """LayerNormalization is an ONNX operator from opset 17."""
+
+MS = "com.microsoft"
+"""ONNX Runtime's contributed operators: the fused attention, skip-LayerNorm and bias-GELU kernels."""
 
 
 def build_graph(
@@ -38,7 +40,6 @@ def build_graph(
 
     hidden = int(config["hidden_size"])
     heads = int(config["num_attention_heads"])
-    head_dim = hidden // heads
     n_layers = int(config["num_hidden_layers"])
     eps = float(config["layer_norm_eps"])
     if any(not 0 <= i <= n_layers for i in layers_out):
@@ -56,18 +57,22 @@ def build_graph(
             small.append(numpy_helper.from_array(value, name))
         return name
 
-    def node(op: str, inputs: list[str], **attrs) -> str:
+    def node(op: str, inputs: list[str], domain: str = "", **attrs) -> str:
         out = f"{op.lower()}_{next(counter)}"
-        nodes.append(helper.make_node(op, inputs, [out], **attrs))
+        nodes.append(helper.make_node(op, inputs, [out], domain=domain or None, **attrs))
         return out
 
     def weight(name: str) -> str:
         return const(name, weights[name].astype(np.float32))
 
-    def dense(x: str, prefix: str) -> str:
-        # torch keeps (out, in); MatMul wants (in, out).
-        w = const(f"{prefix}.weight.T", weights[f"{prefix}.weight"].astype(np.float32).T)
-        return node("Add", [node("MatMul", [x, w]), weight(f"{prefix}.bias")])
+    def matmul(x: str, prefix: str) -> str:
+        # torch keeps (out, in); MatMul wants (in, out). The bias is added by the fused node that follows.
+        return node("MatMul", [x, const(f"{prefix}.weight.T", weights[f"{prefix}.weight"].astype(np.float32).T)])
+
+    def skip_norm(x: str, residual: str, prefix: str) -> str:
+        """LayerNorm(x + bias + residual)."""
+        return node("SkipLayerNormalization", [x, residual, weight(f"{prefix}.LayerNorm.weight"),
+                    weight(f"{prefix}.LayerNorm.bias"), weight(f"{prefix}.dense.bias")], domain=MS, epsilon=eps)
 
     def norm(x: str, prefix: str) -> str:
         return node("LayerNormalization", [x, weight(f"{prefix}.weight"), weight(f"{prefix}.bias")], axis=-1,
@@ -79,36 +84,21 @@ def build_graph(
     x = norm(x, "embeddings.LayerNorm")
     states = {0: x}
 
-    # 0 where attending is allowed, the float32 minimum where not (as torch's additive mask): (b, 1, t, t).
-    lowest = float(np.finfo(np.float32).min)
-    one = const("one", np.array(1.0, np.float32))
-    blocked = node("Sub", [one, node("Cast", ["allowed"], to=TensorProto.FLOAT)])
-    mask = node("Unsqueeze", [node("Mul", [blocked, const("lowest", np.array(lowest, np.float32))]),
-                              const("axis_1", np.array([1], np.int64))])
-    split_shape = const("split_shape", np.array([0, 0, heads, head_dim], np.int64))
-    merge_shape = const("merge_shape", np.array([0, 0, hidden], np.int64))
-    scale = const("scale", np.array(1.0 / math.sqrt(head_dim), np.float32))
-    half = const("half", np.array(0.5, np.float32))
-    inv_sqrt2 = const("inv_sqrt2", np.array(1.0 / math.sqrt(2.0), np.float32))
-
+    # ONNX Runtime's own fused kernels (the com.microsoft domain): one GEMM for query, key and value and one
+    # attention kernel that takes the (b, t, t) mask as it is; residual + bias + LayerNorm in one pass; the
+    # bias add and exact (erf) GELU in one pass.
+    mask = node("Cast", ["allowed"], to=TensorProto.INT32)
     for i in range(n_layers):
         p = f"encoder.layer.{i}"
-
-        def heads_of(t: str, perm: list[int]) -> str:
-            return node("Transpose", [node("Reshape", [t, split_shape])], perm=perm)
-
-        q = heads_of(dense(x, f"{p}.attention.self.query"), [0, 2, 1, 3])  # (b, h, t, d)
-        k = heads_of(dense(x, f"{p}.attention.self.key"), [0, 2, 3, 1])  # (b, h, d, t)
-        v = heads_of(dense(x, f"{p}.attention.self.value"), [0, 2, 1, 3])
-        scores = node("Add", [node("Mul", [node("MatMul", [q, k]), scale]), mask])
-        attended = node("MatMul", [node("Softmax", [scores], axis=-1), v])
-        attended = node("Reshape", [node("Transpose", [attended], perm=[0, 2, 1, 3]), merge_shape])
-        x = norm(node("Add", [x, dense(attended, f"{p}.attention.output.dense")]), f"{p}.attention.output.LayerNorm")
-        inner = dense(x, f"{p}.intermediate.dense")
-        # exact (erf) GELU, as torch.nn.functional.gelu
-        gelu = node("Mul", [node("Mul", [inner, half]),
-                            node("Add", [node("Erf", [node("Mul", [inner, inv_sqrt2])]), one])])
-        x = norm(node("Add", [x, dense(gelu, f"{p}.output.dense")]), f"{p}.output.LayerNorm")
+        parts = [f"{p}.attention.self.{part}" for part in ("query", "key", "value")]
+        qkv_weight = const(f"{p}.qkv.weight.T",
+                           np.concatenate([weights[f"{n}.weight"].astype(np.float32).T for n in parts], axis=1))
+        qkv_bias = const(f"{p}.qkv.bias", np.concatenate([weights[f"{n}.bias"].astype(np.float32) for n in parts]))
+        attended = node("Attention", [x, qkv_weight, qkv_bias, mask], domain=MS, num_heads=heads)
+        x = skip_norm(matmul(attended, f"{p}.attention.output.dense"), x, f"{p}.attention.output")
+        inner = node("BiasGelu", [matmul(x, f"{p}.intermediate.dense"), weight(f"{p}.intermediate.dense.bias")],
+                     domain=MS)
+        x = skip_norm(matmul(inner, f"{p}.output.dense"), x, f"{p}.output")
         states[i + 1] = x
 
     outputs = []
@@ -135,7 +125,8 @@ def build_graph(
             entry = tensor.external_data.add()
             entry.key, entry.value = key, text
         graph.initializer.append(tensor)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="frontline")
+    opsets = [helper.make_opsetid("", OPSET), helper.make_opsetid(MS, 1)]
+    model = helper.make_model(graph, opset_imports=opsets, producer_name="frontline")
     model.ir_version = 8
     return model.SerializeToString(), arrays
 
