@@ -28,7 +28,16 @@ from simulator.scoring import Scorer, ScorerError, ScoreRequest
 from simulator.scoring import encoder as encoder_module
 from simulator.scoring.data import DataError, Example, is_test, load_examples, split
 from simulator.scoring.encoder import Encoder, sentence_spans
-from simulator.scoring.heads import Head, HeadSet, load_heads, read_meta, save_heads, sentence_stats
+from simulator.scoring.heads import (
+    Head,
+    HeadSet,
+    ReplyRows,
+    build_features,
+    load_heads,
+    read_meta,
+    save_heads,
+    sentence_stats,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -103,6 +112,30 @@ def test_heads_round_trip_through_npz(tmp_path):
     a, b = head.score(context, stats), loaded.heads["empathy"].score(context, stats)
     assert np.allclose(a, b, atol=1e-6) and ((a >= 0) & (a <= 1)).all()
     assert load_heads("absent", tmp_path) is None
+
+
+def test_reply_rows_hold_each_reply_whole_each_sentence_alone_and_each_reply_without_each_sentence():
+    """The evidence shown to a trainee is read off these rows: each must be the reply it claims to be."""
+    rng = np.random.default_rng(1)
+    recipe = ("c@6", "x@6", "smax@6", "smin@3", "smean@0")
+    layers = len(encoder_module.LAYERS)
+    contexts = rng.normal(size=(3, layers, encoder_module.DIM)).astype(np.float32)
+    replies = [rng.normal(size=(k, layers, encoder_module.DIM)).astype(np.float32) for k in (1, 3, 2)]
+    rows = ReplyRows.build(recipe, contexts, replies)
+
+    def features(context, sentences):
+        return build_features(recipe, context[None], sentence_stats([sentences]))[0]
+
+    for i, (context, sentences) in enumerate(zip(contexts, replies)):
+        k = len(sentences)
+        assert np.allclose(rows.matrix[i], features(context, sentences))
+        alone = [features(context, sentences[j : j + 1]) for j in range(k)]
+        assert np.allclose(rows.matrix[rows.alone[i]], np.stack(alone))
+        without = [features(context, np.delete(sentences, j, axis=0)) for j in range(k)] if k > 1 else []
+        assert len(rows.matrix[rows.without[i]]) == len(without)
+        if without:
+            assert np.allclose(rows.matrix[rows.without[i]], np.stack(without))
+    assert rows.matrix.shape[0] == 3 + (1 + 3 + 2) + (3 + 2)
 
 
 def test_labelled_data_errors_name_file_and_line(tmp_path):

@@ -69,6 +69,43 @@ def sentence_stats(per_reply: Sequence[np.ndarray]) -> np.ndarray:
     return out
 
 
+@dataclass(frozen=True)
+class ReplyRows:
+    """Every feature row a batch of replies is scored from, under one recipe, in one matrix, so that the heads
+    sharing that recipe (usually all of a rubric's) each make one `predict` call on features built once.
+    Rows [0, n) are the replies whole; `alone[i]` are reply i's sentences each read as the whole reply;
+    `without[i]` are reply i without each of its sentences in turn (empty for a one-sentence reply)."""
+
+    matrix: np.ndarray
+    alone: list[slice]
+    without: list[slice]
+
+    @classmethod
+    def build(cls, recipe: Sequence[str], contexts: np.ndarray, sentences: Sequence[np.ndarray]) -> "ReplyRows":
+        """contexts (n, L, D); sentences[i] (k_i >= 1, L, D)."""
+        context_rows: list[np.ndarray] = [contexts]
+        stat_rows: list[np.ndarray] = [sentence_stats(sentences)]
+        alone: list[slice] = []
+        without: list[slice] = []
+        at = len(sentences)
+        for context, layers in zip(contexts, sentences):
+            k = len(layers)
+            repeated = np.broadcast_to(context, (k, *context.shape))
+            context_rows.append(repeated)
+            stat_rows.append(np.stack([layers] * 3, axis=1))  # one sentence: its max = min = mean
+            alone.append(slice(at, at + k))
+            at += k
+            if k > 1:
+                context_rows.append(repeated)
+                stat_rows.append(sentence_stats([np.delete(layers, j, axis=0) for j in range(k)]))
+                without.append(slice(at, at + k))
+                at += k
+            else:
+                without.append(slice(at, at))
+        matrix = build_features(recipe, np.concatenate(context_rows), np.concatenate(stat_rows))
+        return cls(matrix=matrix, alone=alone, without=without)
+
+
 @dataclass
 class Head:
     """One criterion's head: standardise, then a linear softmax over levels (or a linear score)."""
@@ -86,7 +123,8 @@ class Head:
     """How the reply's score is made: "whole" (head on the whole reply), "max" (best sentence), "blend" (mean)."""
     info: dict[str, Any] = field(default_factory=dict)
 
-    def _scores(self, features: np.ndarray) -> np.ndarray:
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        """0–1 scores for rows of features built with this head's recipe (`build_features`)."""
         x = (features - self.mean) / self.scale
         logits = x @ self.weights.T + self.bias
         if self.kind == "linear":
@@ -98,12 +136,7 @@ class Head:
 
     def score(self, context: np.ndarray, stats: np.ndarray) -> np.ndarray:
         """0–1 scores for a batch: context (n, L, D), stats (n, 3, L, D) as from sentence_stats."""
-        return self._scores(build_features(self.recipe, context, stats))
-
-    def sentence_scores(self, sentences: np.ndarray, context: np.ndarray) -> np.ndarray:
-        """0–1 score of each sentence (k, L, D) read on its own as the whole reply to `context` (L, D)."""
-        contexts = np.broadcast_to(context, sentences.shape)
-        return self._scores(build_features(self.recipe, contexts, np.stack([sentences] * 3, axis=1)))
+        return self.predict(build_features(self.recipe, context, stats))
 
     def combined(self, whole: float, per_sentence: np.ndarray) -> float:
         if self.combine == "whole" or per_sentence.size == 0:

@@ -14,7 +14,7 @@ from simulator.rubric import Rubric
 from simulator.scoring.base import ReplyScore, Scorer, ScoreRequest, ScorerError, build_reply_score
 from simulator.scoring.encoder import MAX_CHARS, WEIGHTS_SHA256, Encoder, sentence_spans
 from simulator.scoring.exemplar import ExemplarScorer
-from simulator.scoring.heads import Head, HeadSet, heads_dir, load_heads, sentence_stats
+from simulator.scoring.heads import Head, HeadSet, ReplyRows, heads_dir, load_heads
 
 SCORER_REVISION = 1
 
@@ -216,20 +216,23 @@ class ModelScorer:
         heads = self.heads_for(rubric)
         scores: list[dict[str, float]] = [{} for _ in encoded]
         evidence: list[dict[str, list[str]]] = [{} for _ in encoded]
-        if heads:
-            contexts = np.stack([e.context for e in encoded])
-            stats = sentence_stats([e.layers for e in encoded])
+        rows_by_recipe: dict[tuple[str, ...], ReplyRows] = {}
         for criterion in rubric.criteria:
             head = heads.get(criterion.id)
             if head is not None:
-                whole = head.score(contexts, stats)
+                if head.recipe not in rows_by_recipe:
+                    rows_by_recipe[head.recipe] = ReplyRows.build(
+                        head.recipe, np.stack([e.context for e in encoded]), [e.layers for e in encoded]
+                    )
+                rows = rows_by_recipe[head.recipe]
+                predicted = head.predict(rows.matrix)
                 for row, enc in enumerate(encoded):
-                    per_sentence = head.sentence_scores(enc.layers, enc.context)
-                    value = head.combined(float(whole[row]), per_sentence)
+                    per_sentence = predicted[rows.alone[row]]
+                    value = head.combined(float(predicted[row]), per_sentence)
                     scores[row][criterion.id] = value
                     evidence[row][criterion.id] = self._rank(
-                        enc.sentences, self._influence(head, enc, value, per_sentence), descending=value >= 0.5,
-                        signed=True,
+                        enc.sentences, _influence(value, per_sentence, predicted[rows.without[row]]),
+                        descending=value >= 0.5, signed=True,
                     )
             else:
                 for row, enc in enumerate(encoded):
@@ -238,17 +241,6 @@ class ModelScorer:
                     influence = result.influence[1:] if len(enc.sentences) > 1 else result.influence
                     evidence[row][criterion.id] = self._rank(enc.sentences, influence, descending=True)
         return scores, evidence
-
-    @staticmethod
-    def _influence(head: Head, enc: _Encoded, value: float, per_sentence: np.ndarray) -> np.ndarray:
-        """How much each sentence moved the reply's score: the score minus the score without that sentence
-        (one sentence alone: its own score). Ties are broken by the sentence's own score."""
-        k = len(enc.sentences)
-        if k == 1:
-            return per_sentence
-        without = sentence_stats([np.delete(enc.layers, j, axis=0) for j in range(k)])
-        loo = head.score(np.broadcast_to(enc.context, (k, *enc.context.shape)), without)
-        return (value - loo) + 1e-3 * (per_sentence - 0.5)
 
     def _rank(self, sentences: list[str], weights: np.ndarray, *, descending: bool, signed: bool = False) -> list[str]:
         """Sentences by weight, most influential first; with `signed`, only those that pushed the score the way
@@ -294,6 +286,14 @@ class ModelScorer:
             return None
         sims = np.stack([vectors[m] for m in model_replies]) @ enc.reply
         return model_replies[int(np.argmax(sims))]
+
+
+def _influence(value: float, per_sentence: np.ndarray, without_each: np.ndarray) -> np.ndarray:
+    """How much each sentence moved the reply's score `value`: the score minus the score without that sentence
+    (one sentence alone: its own score). Ties are broken by the sentence's own score."""
+    if len(per_sentence) == 1:
+        return per_sentence
+    return (value - without_each) + 1e-3 * (per_sentence - 0.5)
 
 
 def _acceptable_examples(rubric: Rubric) -> list[str]:

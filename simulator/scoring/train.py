@@ -82,7 +82,7 @@ def cross_validate(
     predicted = np.zeros(len(levels))
     for train_idx, val_idx in folds:
         head = fit_head(criterion, features[train_idx], levels[train_idx], max_level, c, recipe)
-        predicted[val_idx] = head._scores(features[val_idx])
+        predicted[val_idx] = head.predict(features[val_idx])
     return criterion_metrics(levels, predicted, levels_of(predicted, max_level), max_level)
 
 
@@ -162,7 +162,7 @@ def train_heads(
         features_test = build_features(recipe, encoded_test.contexts, encoded_test.stats)
         for criterion in rubric.criteria:
             truth = np.array([e.labels[criterion.id] for e in test])
-            predicted = heads[criterion.id]._scores(features_test)
+            predicted = heads[criterion.id].predict(features_test)
             metrics = criterion_metrics(truth, predicted, levels_of(predicted, criterion.max_level), criterion.max_level)
             held_out[criterion.id] = {k: round(v, 4) for k, v in metrics.items()}
     import sklearn
