@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simulator.scoring.packing import pack
+from simulator.scoring.packing import load_tokenizer, pack
 
 TEXTS = ["I'm so sorry about that.", "Let me ring the car centre for you right now.", "Ok", "tyre " * 400]
 
@@ -19,8 +19,12 @@ def test_hidden_states_match_transformers_bert():
     from simulator.scoring.encoder import model_dir
 
     folder = model_dir()
-    tokenizer, ours = minilm.load(folder, 256, torch.device("cpu"))
-    ids, mask = minilm.encode(tokenizer, TEXTS, torch.device("cpu"))
+    ours = minilm.load(folder, torch.device("cpu"))
+    tokenizer = load_tokenizer(folder, 256)
+    tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # a padded batch, as transformers gives it
+    encodings = tokenizer.encode_batch(TEXTS)
+    ids = torch.tensor([e.ids for e in encodings])
+    mask = torch.tensor([e.attention_mask for e in encodings])
 
     reference_tokenizer = transformers.AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
     reference = transformers.AutoModel.from_pretrained(str(folder), local_files_only=True, dtype=torch.float32,
@@ -45,10 +49,9 @@ def test_onnx_graph_and_packed_rows_give_the_torch_hidden_states_of_each_text_al
     from simulator.scoring import minilm
     from simulator.scoring.encoder import LAYERS, model_dir
     from simulator.scoring.onnx_minilm import OnnxMiniLM
-    from simulator.scoring.packing import load_tokenizer
 
     folder = model_dir()
-    _, reference = minilm.load(folder, 256, torch.device("cpu"))
+    reference = minilm.load(folder, torch.device("cpu"))
     graph = OnnxMiniLM(folder, LAYERS, threads=1)
     tokenizer = load_tokenizer(folder, 256)
     token_ids = [e.ids for e in tokenizer.encode_batch(TEXTS)]

@@ -242,7 +242,7 @@ class Encoder:
 
                     if device == "cpu":
                         torch.set_num_threads(threads)
-                    _, model = minilm.load(folder, MAX_TOKENS, torch.device(device), adapter)
+                    model = minilm.load(folder, torch.device(device), adapter)
             except Exception as exc:  # a damaged folder fails in many ways (JSON, safetensors, tokenizer, graph)
                 raise ScorerError(
                     f"The scorer's base model in {folder} could not be loaded ({type(exc).__name__}: {exc}). "

@@ -61,7 +61,7 @@ def fit_adapter(
     torch.set_num_threads(max(1, min(8, available_cpus())))
     folder = model_dir()
     tokenizer = load_tokenizer(folder, MAX_TOKENS)
-    _, base = minilm.load(folder, MAX_TOKENS, torch.device("cpu"))
+    base = minilm.load(folder, torch.device("cpu"))
     model = _LoRAMiniLM(folder, settings.rank, settings.scale)
     criteria = list(levels)
     targets = torch.tensor([[e.labels[c] for c in criteria] for e in examples])

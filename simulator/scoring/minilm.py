@@ -1,8 +1,8 @@
 """A BERT encoder forward pass in plain torch, for all-MiniLM-L6-v2's weights.
 
 transformers' BertModel gives the same numbers (tests/test_minilm.py compares them), but importing its
-modelling code costs 3–4 s on two cores before a single reply can be scored; this module needs only torch,
-safetensors and tokenizers. Import it inside functions only: it imports torch.
+modelling code costs 3–4 s on two cores before a single reply can be scored; this module needs only torch
+and safetensors. Import it inside functions only: it imports torch.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from pathlib import Path
 
 import torch
 from safetensors.torch import load_file
-from tokenizers import Tokenizer
 
 from simulator.scoring.packing import read_config
 
@@ -80,22 +79,10 @@ class MiniLM(torch.nn.Module):
         return states
 
 
-def load(folder: Path, max_tokens: int, device: torch.device, adapter=None) -> tuple[Tokenizer, MiniLM]:
-    """The tokenizer (truncating to `max_tokens`, padding to the longest in a batch) and the encoder, with
-    `adapter` (an `adapter.Adapter`) merged into its weights when given."""
-    config = read_config(folder)
+def load(folder: Path, device: torch.device, adapter=None) -> MiniLM:
+    """The encoder, with `adapter` (an `adapter.Adapter`) merged into its weights when given. The tokenizer is
+    `packing.load_tokenizer`'s: this forward takes packed rows."""
     weights = load_file(str(folder / "model.safetensors"))
     if adapter is not None:
         weights = {name: torch.from_numpy(adapter.merged(name, w.float().numpy())) for name, w in weights.items()}
-    model = MiniLM(config, weights, device)
-    tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-    tokenizer.enable_truncation(max_length=min(max_tokens, model.max_positions))
-    tokenizer.enable_padding(pad_id=int(config.get("pad_token_id", 0)), pad_token="[PAD]")
-    return tokenizer, model
-
-
-def encode(tokenizer: Tokenizer, texts: list[str], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    encodings = tokenizer.encode_batch(texts)
-    ids = torch.tensor([e.ids for e in encodings], dtype=torch.long, device=device)
-    mask = torch.tensor([e.attention_mask for e in encodings], dtype=torch.long, device=device)
-    return ids, mask
+    return MiniLM(read_config(folder), weights, device)
