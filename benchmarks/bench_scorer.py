@@ -30,7 +30,7 @@ def main() -> int:
     parser.add_argument("--no-quality", action="store_true", help="skip the quality table")
     args = parser.parse_args()
 
-    from simulator.loading import Library
+    from simulator.content.library import Library
     from simulator.scoring.base import ScoreRequest
     from simulator.scoring.data import default_data_files, load_examples, split
 

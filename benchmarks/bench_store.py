@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 def _sample_turn():
     """A realistic turn (scored by a stand-in scorer, no model needed) to store over and over."""
     from simulator.engine import Conversation
-    from simulator.loading import Library
+    from simulator.content.library import Library
     from simulator.scoring.base import build_reply_score
 
     library = Library()

@@ -28,7 +28,7 @@ _CHILD = r"""
 import json, sys, time
 t_imports = time.perf_counter()
 from simulator.cli import Services
-from simulator.tui.app import make_app
+from simulator.tui.trainee.app import make_app
 t_imported = time.perf_counter()
 
 class NoModel:
@@ -81,9 +81,9 @@ REPLIES = [
 
 async def _latency(replies: int) -> dict[str, float]:
     from simulator.cli import Services
-    from simulator.tui.app import make_app
-    from simulator.tui.messages import TurnApplied
-    from simulator.tui.screens.play import PlayScreen
+    from simulator.tui.trainee.app import make_app
+    from simulator.tui.trainee.messages import TurnApplied
+    from simulator.tui.trainee.screens.play import PlayScreen
 
     with tempfile.TemporaryDirectory() as tmp:
         app = make_app(Services(db_url=f"sqlite:///{tmp}/bench.db"), scenario_id="tire-return", trainee="bench",

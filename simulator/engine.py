@@ -14,10 +14,10 @@ import random
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from simulator.rubric import Rubric
-from simulator.scenario import Beat, Difficulty, Ending, LineVariant, Scenario
+from simulator.content.rubric import Rubric
+from simulator.content.scenario import Beat, Difficulty, Ending, EndingKind, LineVariant, Scenario
 from simulator.scoring.base import ReplyScore, Scorer, ScoreRequest
-from simulator.templates import evaluate_condition, render_line
+from simulator.content.templates import evaluate_condition, render_line
 
 # How a reply moves the customer's mood (0 furious … 100 calm): a perfect reply +MOOD_SWING, a worthless one
 # -MOOD_SWING, scaled by difficulty. Meeting a goal and raising a red flag move it further.
@@ -275,7 +275,7 @@ class Conversation:
         n = len(self.turns)
         averages = {cid: (sum(t.scores[cid] for t in self.turns) / n if n else 0.0) for cid in ids}
         overall = sum(t.overall for t in self.turns) / n if n else 0.0
-        passed = overall >= self.pass_mark and ending.kind.value != "walked_out"
+        passed = overall >= self.pass_mark and ending.kind is not EndingKind.walked_out
         return SessionResult(
             ending=ending.id,
             ending_kind=ending.kind.value,

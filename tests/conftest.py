@@ -16,7 +16,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 @pytest.fixture
 def fake_scorer():
-    from fakes import FakeScorer
+    from helpers.fakes import FakeScorer
 
     return FakeScorer()
 
@@ -32,6 +32,6 @@ def _isolated_data_dir(tmp_path_factory, monkeypatch):
 
 @pytest.fixture
 def library():
-    from simulator.loading import Library
+    from simulator.content.library import Library
 
     return Library()

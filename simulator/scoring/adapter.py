@@ -19,7 +19,7 @@ from typing import Any, Iterator, Mapping
 
 import numpy as np
 
-from simulator import paths
+from simulator import settings
 from simulator.scoring.base import ScorerError
 
 FORMAT = 1
@@ -36,7 +36,7 @@ TARGETS = (
 
 
 def adapter_dir() -> Path:
-    return paths.models_dir() / "adapter"
+    return settings.models_dir() / "adapter"
 
 
 def artefact_paths(folder: Path | None = None) -> tuple[Path, Path]:

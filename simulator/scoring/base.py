@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol, Sequence, runtime_checkable
 
-from simulator.rubric import Rubric
-from simulator.scenario import Goal
+from simulator.content.rubric import Rubric
+from simulator.errors import ScorerError  # noqa: F401  (re-exported: scorers raise it)
+from simulator.content.scenario import Goal
 
 
 @dataclass(frozen=True)
@@ -68,10 +69,6 @@ class Scorer(Protocol):
     def score(self, request: ScoreRequest) -> ReplyScore: ...
 
     def score_many(self, requests: Sequence[ScoreRequest]) -> list[ReplyScore]: ...
-
-
-class ScorerError(Exception):
-    """The scorer cannot work (missing or corrupted weights, …); the message says what to do."""
 
 
 def build_reply_score(

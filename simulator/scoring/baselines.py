@@ -8,7 +8,7 @@ from typing import Sequence
 
 import numpy as np
 
-from simulator.scoring.evaluate import quadratic_weighted_kappa
+from simulator.scoring.metrics import quadratic_weighted_kappa
 
 
 def _words(*patterns: str) -> re.Pattern[str]:

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from simulator import paths
+from simulator import settings
+from simulator.errors import FrontlineError
 
 TEST_FRACTION = 0.22
 """Share of customer lines (and so, roughly, of rows) held out for the test split."""
@@ -17,7 +18,7 @@ TEST_FRACTION = 0.22
 _REQUIRED_TEXT = ("context", "reply")
 
 
-class DataError(ValueError):
+class DataError(FrontlineError, ValueError):
     """A labelled-data file that cannot be used; the message names the file and line."""
 
 
@@ -33,7 +34,7 @@ class Example:
 
 
 def labelled_dir() -> Path:
-    return paths.models_dir() / "data" / "labelled"
+    return settings.models_dir() / "data" / "labelled"
 
 
 def default_data_files() -> list[Path]:

@@ -17,6 +17,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from simulator import settings
 from simulator.scoring.adapter import Adapter, load_adapter
 from simulator.scoring.base import ScorerError
 from simulator.scoring.packing import Packed, load_tokenizer, pack
@@ -102,9 +103,9 @@ def default_threads(backend: str) -> int:
     """FRONTLINE_THREADS if set; else every available core (at most 8) for ONNX Runtime, whose idle threads
     sleep, and half of them for torch on the CPU, whose small GEMMs gain little from a second thread while
     its OpenMP pool competes with the app's event loop."""
-    env = os.environ.get("FRONTLINE_THREADS", "") or os.environ.get("FRONTLINE_TORCH_THREADS", "")
-    if env.isdigit() and int(env) > 0:
-        return int(env)
+    configured = settings.current().threads
+    if configured:
+        return configured
     if backend == "onnx":
         return max(1, min(8, available_cpus()))
     return max(1, min(8, available_cpus() // 2))
@@ -125,14 +126,14 @@ def choose_backend(device: str | None = None) -> tuple[str, str]:
     device (or FRONTLINE_DEVICE) forces one; otherwise CUDA when torch can see a GPU, else the CPU. On the CPU
     ONNX Runtime is used when installed, unless FRONTLINE_BACKEND=torch.
     """
-    device = device or os.environ.get("FRONTLINE_DEVICE") or None
+    configured = settings.current()
+    device = device or configured.device
     if device is None and _gpu_present():
         import torch
 
         device = "cuda" if torch.cuda.is_available() else None
     device = device or "cpu"
-    wanted = os.environ.get("FRONTLINE_BACKEND", "").strip().lower()
-    if device == "cpu" and wanted != "torch" and _onnxruntime_installed():
+    if device == "cpu" and configured.backend != "torch" and _onnxruntime_installed():
         return "onnx", "cpu"
     return "torch", device
 

@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from simulator.rubric import Criterion
+from simulator.content.rubric import Criterion
 
 EXAMPLE_WEIGHT = 1.0
 DESCRIPTION_WEIGHT = 0.5

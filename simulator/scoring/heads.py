@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from simulator import paths
+from simulator import settings
 from simulator.scoring.base import ScorerError
 from simulator.scoring.encoder import LAYERS
 
@@ -26,7 +26,7 @@ over the reply's sentences, x = smean * c (how the reply relates to what the cus
 
 
 def heads_dir() -> Path:
-    return paths.models_dir() / "heads"
+    return settings.models_dir() / "heads"
 
 
 def artefact_paths(rubric_id: str, folder: Path | None = None) -> tuple[Path, Path]:

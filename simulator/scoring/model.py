@@ -10,7 +10,7 @@ from typing import Sequence
 
 import numpy as np
 
-from simulator.rubric import Rubric
+from simulator.content.rubric import Rubric
 from simulator.scoring.base import ReplyScore, Scorer, ScoreRequest, ScorerError, build_reply_score
 from simulator.scoring.encoder import MAX_CHARS, WEIGHTS_SHA256, Encoder, sentence_spans
 from simulator.scoring.exemplar import ExemplarScorer

@@ -9,10 +9,11 @@ from typing import Sequence
 
 import numpy as np
 
-from simulator.rubric import Rubric
+from simulator.content.rubric import Rubric
+from simulator.errors import FrontlineError
 from simulator.scoring.data import Example, data_hash, group_folds, load_examples, split
 from simulator.scoring.encoder import BASE_MODEL, LAYERS, WEIGHTS_SHA256, Encoder
-from simulator.scoring.evaluate import criterion_metrics
+from simulator.scoring.metrics import criterion_metrics
 from simulator.scoring.heads import Head, HeadSet, build_features, save_heads, sentence_stats
 
 RECIPE = (
@@ -29,7 +30,7 @@ C_GRID = (0.002, 0.005, 0.01)
 FOLDS = 5
 
 
-class TrainingError(ValueError):
+class TrainingError(FrontlineError, ValueError):
     """The labelled data cannot train heads for this rubric; the message says why."""
 
 

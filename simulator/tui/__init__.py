@@ -1,5 +1,5 @@
 """The trainee's terminal app (Textual): scenario picker, play screen, debrief.
 
-Importing this package imports neither textual nor torch; `simulator.tui.app.make_app` builds the app and
+Importing this package imports neither textual nor torch; `simulator.tui.trainee.app.make_app` builds the app and
 `simulator.tui.launch` runs it for the command line.
 """

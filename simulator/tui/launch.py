@@ -2,30 +2,26 @@
 
 from __future__ import annotations
 
-import getpass
 from pathlib import Path
 from typing import Any
 
-from simulator.tui.app import library_for, make_app
+from simulator.content.library import Library
+from simulator.session import trainee_name
+from simulator.tui.trainee.app import make_app
 
 
 def _trainee(args: Any) -> str:
-    name = getattr(args, "trainee", None)
-    if name:
-        return name
-    try:
-        return getpass.getuser()
-    except Exception:
-        return "trainee"
+    return trainee_name(getattr(args, "trainee", None))
 
 
-def _scenario_sources(args: Any) -> list[Any]:
-    """--scenarios folders, plus the scenario file itself when `play` was given a path."""
-    sources: list[Any] = list(getattr(args, "scenarios", None) or [])
+def _library(args: Any) -> Library:
+    """The command's library (`--scenarios` folders), plus the scenario file itself when `play` named one."""
+    library = getattr(args, "library", None) or Library(getattr(args, "scenarios", None) or [])
     named = getattr(args, "scenario", None)
-    if named and Path(named).suffix in (".yaml", ".yml") and Path(named).is_file():
-        sources.append(Path(named))
-    return sources
+    if named and Path(named).suffix in (".yaml", ".yml") and Path(named).is_file() \
+            and Path(named) not in library.scenario_dirs:
+        library = library.including(named)
+    return library
 
 
 def _run(app) -> int:
@@ -43,7 +39,7 @@ def run_picker(args: Any, services: Any) -> int:
         difficulty=getattr(args, "difficulty", None),
         mode=getattr(args, "mode", None) or "practice",
         seed=getattr(args, "seed", None) or 0,
-        library=library_for(getattr(args, "scenarios", None)),
+        library=_library(args),
         save=not getattr(args, "no_save", False),
     )
     return _run(app)
@@ -58,7 +54,7 @@ def run_play(args: Any, services: Any, scenario_id: str) -> int:
         difficulty=getattr(args, "difficulty", None),
         mode=getattr(args, "mode", None) or "practice",
         seed=getattr(args, "seed", None) or 0,
-        library=library_for(_scenario_sources(args)),
+        library=_library(args),
         resume=bool(getattr(args, "resume", False)),
         save=not getattr(args, "no_save", False),
     )

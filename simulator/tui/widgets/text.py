@@ -1,9 +1,9 @@
 """Text that scenarios and trainees wrote, made safe to put on screen.
 
-Everything shown from a scenario file or typed by the trainee goes through `literal` (or `clean`): it is a
-`rich.text.Text`, so `[bold]…[/]` and `[link=…]` stay literal, and control characters (ANSI escapes,
-carriage returns, bidi overrides) are swapped for visible, inert stand-ins so they cannot restyle the
-terminal or move the cursor.
+Everything shown from a scenario file or typed by the trainee goes through `literal` (or
+`simulator.terminal.clean`): it is a `rich.text.Text`, so `[bold]…[/]` and `[link=…]` stay literal, and
+control characters (ANSI escapes, carriage returns, bidi overrides) are swapped for visible, inert stand-ins
+so they cannot restyle the terminal or move the cursor.
 """
 
 from __future__ import annotations
@@ -13,33 +13,7 @@ from typing import Iterable, Mapping, Sequence
 
 from rich.text import Text
 
-
-def _table(keep_newlines: bool) -> dict[int, str | None]:
-    table: dict[int, str | None] = {}
-    for code in range(0x20):
-        table[code] = chr(0x2400 + code)  # control pictures: ␛ for ESC, ␍ for CR, …
-    table[0x09] = "    "
-    if keep_newlines:
-        del table[0x0A]
-    else:
-        table[0x0A] = " "
-    table[0x7F] = "\u2421"  # ␡
-    for code in range(0x80, 0xA0):  # C1 controls (CSI 0x9b would start an escape sequence)
-        table[code] = "\ufffd"
-    for code in (0x2028, 0x2029):  # line/paragraph separators
-        table[code] = " " if not keep_newlines else "\n"
-    for code in (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C):  # bidi controls
-        table[code] = None
-    return table
-
-
-_KEEP_NEWLINES = _table(True)
-_ONE_LINE = _table(False)
-
-
-def clean(text: object, *, one_line: bool = False) -> str:
-    """`text` with every control character replaced by a visible, inert stand-in."""
-    return str(text).translate(_ONE_LINE if one_line else _KEEP_NEWLINES)
+from simulator.terminal import clean
 
 
 def literal(text: object, style: str = "", *, one_line: bool = False) -> Text:

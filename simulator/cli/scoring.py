@@ -1,0 +1,226 @@
+"""`frontline score | eval | train`: the scorer's command-line handlers.
+
+`register(subparsers)` adds the subcommands; each sets `func`, a handler taking the parsed namespace and
+returning the exit status (0 ok, 2 for any error, reported as `frontline: <message>` on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable, TextIO
+
+from simulator.content.rubric import Rubric
+from simulator.errors import UsageError, print_error
+from simulator.scoring.base import ReplyScore, Scorer, ScoreRequest
+from simulator.scoring.data import json_object
+
+DEFAULT_RUBRIC = "service"
+BATCH = 32
+
+
+def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    score = subparsers.add_parser(
+        "score",
+        help="score a reply (or a JSONL file of replies) against a rubric",
+        description="Score one reply to a customer line, or every line of a JSONL file "
+        '({"id", "context", "reply"} each; `-` reads standard input) giving one JSON line per input line.',
+    )
+    score.add_argument("reply", nargs="?", help="the staff member's reply")
+    score.add_argument("--context", "-c", default="", help="what the customer had just said")
+    score.add_argument("--jsonl", metavar="FILE", help="score every line of FILE (- for standard input)")
+    _rubric_option(score)
+    score.set_defaults(handler=cmd_score)
+
+    evaluate = subparsers.add_parser(
+        "eval", help="evaluate the scorer and two baselines on the held-out split of the labelled data"
+    )
+    _rubric_option(evaluate)
+    _data_option(evaluate)
+    evaluate.set_defaults(handler=cmd_eval)
+
+    train = subparsers.add_parser(
+        "train", help="fit the scorer's heads for a rubric from labelled data (columns = criterion ids)"
+    )
+    _rubric_option(train)
+    _data_option(train)
+    train.add_argument("--out", type=Path, metavar="DIR", help="where to write <rubric>.npz/.json (default models/heads)")
+    train.add_argument("--adapt", action="store_true",
+                       help="first fine-tune the encoder adapter on the same data (minutes on a CPU; replaces "
+                            "models/adapter/, so other rubrics' heads must be retrained after it)")
+    train.add_argument("--adapter-out", type=Path, metavar="DIR",
+                       help="where --adapt writes the adapter (default models/adapter)")
+    train.set_defaults(handler=cmd_train)
+
+
+def _rubric_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--rubric", "-r", default=DEFAULT_RUBRIC, help="rubric id or path to a rubric YAML file")
+
+
+def _data_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", nargs="+", type=Path, metavar="FILE",
+                        help="labelled JSONL files (default models/data/labelled/*.jsonl)")
+
+
+# -- shared helpers -------------------------------------------------------------------------------------------
+
+
+def _guarded(handler: Callable[[argparse.Namespace, TextIO], int]) -> Callable[..., int]:
+    """The handler as `frontline` calls it, `(args, services)`; every expected failure becomes exit 2."""
+
+    def run(args: argparse.Namespace, services) -> int:
+        err = services.stderr
+        args.services = services
+        try:
+            return handler(args, services.stdout)
+        except OSError as exc:  # a data or output file that cannot be read or written
+            if isinstance(exc, BrokenPipeError):
+                raise
+            return print_error(UsageError(str(exc)), err)
+
+    run.__name__ = handler.__name__
+    run.__doc__ = handler.__doc__
+    return run
+
+
+def resolve_rubric(name: str) -> Rubric:
+    from simulator.content.library import ContentError, Library, require
+
+    try:
+        return require(Library().find_rubric(name))
+    except ContentError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _data_files(args: argparse.Namespace) -> list[Path]:
+    from simulator.scoring.data import default_data_files
+
+    files = list(args.data or default_data_files())
+    if not files:
+        raise UsageError("no labelled data: models/data/labelled/*.jsonl is empty; give files with --data")
+    for path in files:
+        if not Path(path).is_file():
+            raise UsageError(f"{path}: no such file")
+    return files
+
+
+def _scorer(args: argparse.Namespace) -> Scorer:
+    return args.services.make_scorer()
+
+
+# -- score ----------------------------------------------------------------------------------------------------
+
+
+def _cmd_score(args: argparse.Namespace, out: TextIO) -> int:
+    """Score one reply, or a JSONL file of them."""
+    if args.jsonl is not None:
+        if args.reply is not None:
+            raise UsageError("give either a reply or --jsonl FILE, not both")
+        return _score_jsonl(args, out)
+    if args.reply is None:
+        raise UsageError('nothing to score: give a reply ("…" --context "…") or --jsonl FILE')
+    rubric = resolve_rubric(args.rubric)
+    result = _scorer(args).score(ScoreRequest(reply=args.reply, context=args.context, rubric=rubric))
+    out.write(format_score(rubric, result) + "\n")
+    return 0
+
+
+def _read_jsonl(source: str, stdin: TextIO) -> list[tuple[int, dict[str, Any]]]:
+    if source == "-":
+        text = stdin.read()
+        name = "<stdin>"
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise UsageError(f"{source}: no such file")
+        text = path.read_text(encoding="utf-8", errors="replace")
+        name = source
+    rows: list[tuple[int, dict[str, Any]]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        row = json_object(line, f"{name}:{number}")  # DataError: reported like a UsageError, exit 2
+        for key in ("context", "reply"):
+            if not isinstance(row.get(key), str):
+                raise UsageError(f"{name}:{number}: {key!r} must be a string")
+        rows.append((number, row))
+    return rows
+
+
+def _score_jsonl(args: argparse.Namespace, out: TextIO) -> int:
+    rows = _read_jsonl(args.jsonl, args.services.stdin)  # every line is checked before anything is scored or printed
+    rubric = resolve_rubric(args.rubric)
+    scorer = _scorer(args)
+    for start in range(0, len(rows), BATCH):
+        chunk = rows[start : start + BATCH]
+        results = scorer.score_many([ScoreRequest(reply=r["reply"], context=r["context"], rubric=rubric) for _, r in chunk])
+        for (number, row), result in zip(chunk, results):
+            record = {
+                "id": row.get("id", number),
+                "scores": {cid: round(v, 4) for cid, v in result.scores.items()},
+                "levels": result.levels,
+                "evidence": result.evidence,
+                "overall": round(result.overall, 4),
+                "red_flags": list(result.red_flags),
+            }
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        out.flush()
+    return 0
+
+
+def format_score(rubric: Rubric, result: ReplyScore) -> str:
+    lines = [f"{rubric.name} ({rubric.id}) — overall {result.overall:.2f}"]
+    width = max(len(c.name) for c in rubric.criteria)
+    for criterion in rubric.criteria:
+        cs = result.criteria[criterion.id]
+        lines.append(f"  {criterion.name:<{width}}  {cs.score:.2f}  level {cs.level}/{criterion.max_level}")
+        for sentence in cs.evidence[:2]:
+            shown = sentence if len(sentence) <= 100 else sentence[:99] + "…"
+            lines.append(f"  {'':<{width}}  ↳ “{shown}”")
+        lines.append(f"  {'':<{width}}  {cs.feedback}")
+    if result.red_flags:
+        flags = {f.id: f for f in rubric.red_flags}
+        for flag_id in result.red_flags:
+            lines.append(f"  RED FLAG {flag_id}: {flags[flag_id].feedback if flag_id in flags else ''}".rstrip())
+    return "\n".join(lines)
+
+
+# -- eval / train ---------------------------------------------------------------------------------------------
+
+
+def _cmd_eval(args: argparse.Namespace, out: TextIO) -> int:
+    """Print Spearman, QWK and macro-F1 per criterion on the test split, for Frontline and two baselines."""
+    from simulator.scoring.evaluate import evaluate, format_table
+    from simulator.scoring.model import ModelScorer
+
+    rubric = resolve_rubric(args.rubric)
+    files = _data_files(args)
+    scorer = ModelScorer()
+    missing = [c.id for c in rubric.criteria if c.id not in scorer.heads_for(rubric)]
+    rows = evaluate(rubric, files, scorer=scorer, log=lambda msg: print(msg, file=sys.stderr))
+    out.write(format_table(rows) + "\n")
+    if missing:
+        out.write(f"(no trained heads for {', '.join(missing)}: `frontline` rows score them with exemplars; "
+                  f"run `frontline train --rubric {rubric.id}`)\n")
+    out.write(f"scorer {scorer.version}\n")
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace, out: TextIO) -> int:
+    """Fit heads for the rubric's criteria from labelled data and write models/heads/<rubric>.npz."""
+    from simulator.scoring.train import train_heads
+
+    rubric = resolve_rubric(args.rubric)
+    files = _data_files(args)
+    result = train_heads(rubric, files, folder=args.out, adapt=args.adapt, adapter_folder=args.adapter_out,
+                         log=lambda msg: print(msg, file=out, flush=True))
+    out.write(f"wrote {result.npz_path} and {result.json_path.name} "
+              f"({result.n_train} training rows; {result.n_test} held out; data {result.heads.data_hash[:12]})\n")
+    return 0
+
+
+cmd_score = _guarded(_cmd_score)
+cmd_eval = _guarded(_cmd_eval)
+cmd_train = _guarded(_cmd_train)

@@ -1,0 +1,35 @@
+"""What commands and apps need from outside the core, in one object the tests replace.
+
+The command line builds one `Services` (the database URL from `--db`, the real scorer) and hands it to the
+command or app; tests build one with a fake scorer, a temporary database and string streams.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import Callable, TextIO
+
+
+@dataclass
+class Services:
+    scorer_factory: Callable[[], object] | None = None
+    """Returns a Scorer. None: the real model (`simulator.scoring.model.default_scorer`)."""
+    db_url: str | None = None
+    """None: FRONTLINE_DB, else the SQLite file in the data folder (see `simulator.settings`)."""
+    stdin: TextIO = field(default_factory=lambda: sys.stdin)
+    stdout: TextIO = field(default_factory=lambda: sys.stdout)
+    stderr: TextIO = field(default_factory=lambda: sys.stderr)
+
+    def make_scorer(self):
+        if self.scorer_factory is not None:
+            return self.scorer_factory()
+        from simulator.scoring.model import default_scorer  # torch/onnx only when a scorer is needed
+
+        return default_scorer()
+
+    def open_store(self):
+        """The session store. Imported here so commands that need none stay light."""
+        from simulator.store import Store
+
+        return Store(self.db_url)

@@ -1,0 +1,94 @@
+"""Every setting Frontline reads from its environment, and every folder it uses, in one place.
+
+Nothing else in the package reads a `FRONTLINE_*` variable: a command-line option overrides the value read
+here (`--db` over FRONTLINE_DB, and so on), and the tests set the variables and see them honoured everywhere.
+
+| variable | what it sets |
+|---|---|
+| FRONTLINE_DB | the database URL (default: SQLite `frontline.db` in the data folder) |
+| FRONTLINE_DATA_DIR | the data folder (default: the platform's user data folder) |
+| FRONTLINE_DEVICE | `cpu` or `cuda`: where the scorer runs (default: CUDA when a GPU is visible) |
+| FRONTLINE_BACKEND | `torch` runs the scorer in torch on the CPU too (default: ONNX Runtime there) |
+| FRONTLINE_THREADS | threads the scorer uses (default: every core, at most 8) |
+
+The environment is read when a value is asked for, not at import, so a test that sets a variable sees it.
+Shipped content lives beside the package in a checkout and inside it once installed from a wheel.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+_PACKAGE = Path(__file__).resolve().parent
+
+VARIABLES = ("FRONTLINE_DB", "FRONTLINE_DATA_DIR", "FRONTLINE_DEVICE", "FRONTLINE_BACKEND", "FRONTLINE_THREADS")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The environment's settings, read once per call of `current()`."""
+
+    db_url: str | None
+    """FRONTLINE_DB, or None for the default SQLite file."""
+    data_dir: Path
+    device: str | None
+    backend: str | None
+    threads: int | None
+
+
+def _text(name: str) -> str | None:
+    value = os.environ.get(name, "").strip()
+    return value or None
+
+
+def current() -> Settings:
+    threads = _text("FRONTLINE_THREADS") or _text("FRONTLINE_TORCH_THREADS")  # the older name still works
+    return Settings(
+        db_url=_text("FRONTLINE_DB"),
+        data_dir=data_dir(),
+        device=_text("FRONTLINE_DEVICE"),
+        backend=(_text("FRONTLINE_BACKEND") or "").lower() or None,
+        threads=int(threads) if threads and threads.isdigit() and int(threads) > 0 else None,
+    )
+
+
+def data_dir() -> Path:
+    """FRONTLINE_DATA_DIR, else the platform's user data folder (`~/.local/share/frontline` on Linux)."""
+    configured = _text("FRONTLINE_DATA_DIR")
+    if configured:
+        return Path(configured).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("frontline"))
+
+
+def default_sqlite_path() -> Path:
+    return data_dir() / "frontline.db"
+
+
+# -- shipped content -----------------------------------------------------------------------------------------
+
+
+def _shipped(name: str) -> Path:
+    checkout = _PACKAGE.parent / name
+    if checkout.is_dir():
+        return checkout
+    return _PACKAGE / "_shipped" / name
+
+
+def scenarios_dir() -> Path:
+    return _shipped("scenarios")
+
+
+def rubrics_dir() -> Path:
+    return _shipped("rubrics")
+
+
+def models_dir() -> Path:
+    return _shipped("models")
+
+
+def schemas_dir() -> Path:
+    return _shipped("schemas")

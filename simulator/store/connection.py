@@ -1,0 +1,443 @@
+"""Where sessions are kept: trainees, their sessions, every scored turn, and the trainer's review of them.
+
+SQLite by default (a file in the user's data folder), PostgreSQL for a team. The database is chosen by, first
+to last: an explicit URL (`--db`, `Services.db_url`), the environment variable FRONTLINE_DB, and the SQLite file
+`frontline.db` in FRONTLINE_DATA_DIR or else the platform's user data folder.
+
+Each turn is committed the moment it is scored, so a crash loses at most the reply being scored. SQLite runs
+in WAL mode with synchronous=FULL, a 10 s busy timeout and foreign keys on; every write transaction starts
+with BEGIN IMMEDIATE, so concurrent writers queue instead of failing halfway.
+
+Everything the store hands back is plain data (`StoredSession`, `StoredTurn`, `Override`), detached from the
+database: callers never hold a database transaction open, and any thread may call any method.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.orm import Session, selectinload
+
+from simulator import settings
+from simulator.content.scenario import MODES
+from simulator.engine import Conversation, SessionResult, Turn
+from simulator.errors import StoreError
+from simulator.store import migrations
+from simulator.store.records import (
+    Override,
+    StoredSession,
+    StoredTurn,
+    override_record,
+    session_record,
+    turn_record,
+)
+from simulator.store.rows import ReviewRow, SessionRow, TraineeRow, TurnRow
+
+BUSY_TIMEOUT_S = 10.0
+PG_CONNECT_TIMEOUT_S = 5
+URL_HINT = "sqlite:////home/me/frontline.db or postgresql+psycopg://user:password@host:5432/frontline"
+
+
+class UnknownSession(StoreError, LookupError):
+    pass
+
+
+class UnknownTurn(StoreError, LookupError):
+    pass
+
+
+# -- where the database is ---------------------------------------------------------------------------------------
+
+
+def resolve_url(url: str | None = None) -> str:
+    """Explicit URL > FRONTLINE_DB > SQLite `frontline.db` in the data folder."""
+    if url:
+        return url
+    configured = settings.current().db_url
+    if configured:
+        return configured
+    return f"sqlite:///{settings.default_sqlite_path()}"
+
+
+def _parse_url(text: str) -> sa.URL:
+    try:
+        url = sa.make_url(text)
+    except (sa_exc.ArgumentError, ValueError):
+        raise StoreError(f"{text!r} is not a database URL; give one like {URL_HINT}") from None
+    backend = url.get_backend_name()
+    if backend in ("postgresql", "postgres") and url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")  # the driver Frontline ships with
+    if url.get_backend_name() not in ("sqlite", "postgresql"):
+        raise StoreError(
+            f"Frontline keeps sessions in SQLite or PostgreSQL, not {backend!r} ({text}); give a URL like {URL_HINT}"
+        )
+    return url
+
+
+# -- SQLite connection set-up ---------------------------------------------------------------------------------
+
+
+def _sqlite_on_connect(dbapi_connection, _record) -> None:
+    # Take transactions out of the driver's hands: SQLAlchemy's "begin" event below emits BEGIN itself.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA synchronous = FULL")
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.close()
+
+
+def _sqlite_on_begin(conn: sa.Connection) -> None:
+    # A writer takes the write lock up front, so it waits (busy_timeout) rather than failing at its first write.
+    write = conn.get_execution_options().get("frontline_write", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def _make_engine(url: sa.URL) -> sa.Engine:
+    if url.get_backend_name() == "sqlite":
+        database = url.database or ""
+        memory = database in ("", ":memory:") or database.startswith("file::memory:")
+        kwargs: dict[str, Any] = {"connect_args": {"timeout": BUSY_TIMEOUT_S, "check_same_thread": False}}
+        if memory:
+            kwargs["poolclass"] = sa.pool.StaticPool
+        elif not Path(database).expanduser().parent.is_dir():
+            raise StoreError(
+                f"cannot open the SQLite database {database}: the folder {Path(database).parent} does not exist; "
+                "create it or give another --db"
+            )
+        engine = sa.create_engine(url, **kwargs)
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_on_begin)
+        return engine
+    connect_args: dict[str, Any] = {}
+    if "connect_timeout" not in url.query:
+        connect_args["connect_timeout"] = PG_CONNECT_TIMEOUT_S
+    return sa.create_engine(url, connect_args=connect_args, pool_pre_ping=True)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _boundary(value: date | datetime, *, end: bool) -> datetime:
+    """A filter bound: a date covers the whole (local) day; a naive datetime is local time."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.astimezone()
+    day = value + timedelta(days=1) if end else value
+    return datetime.combine(day, time.min).astimezone()
+
+
+# -- the store --------------------------------------------------------------------------------------------------
+
+
+class Store:
+    """Sessions, turns and reviews in one database. Cheap to open; call `close()` (or use `with`)."""
+
+    def __init__(self, url: str | None = None, *, now: Callable[[], datetime] | None = None):
+        self.url = resolve_url(url)
+        self._now = now or _utcnow
+        parsed = _parse_url(self.url)
+        self.backend = parsed.get_backend_name()
+        self.display_url = parsed.render_as_string(hide_password=True)
+        if self.backend == "sqlite" and url is None and parsed.database:
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)  # the default data folder
+        try:
+            self.engine = _make_engine(parsed)
+        except (ImportError, sa_exc.NoSuchModuleError, sa_exc.ArgumentError) as exc:
+            raise StoreError(f"cannot use the database URL {self.display_url}: {exc}; give a URL like {URL_HINT}") from None
+        self._writer = self.engine.execution_options(frontline_write=True)
+        try:
+            self.schema_version = self._migrate()
+        except BaseException:
+            self.engine.dispose()
+            raise
+
+    # -- plumbing
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"Store({self.display_url!r})"
+
+    @contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
+        try:
+            yield
+        except StoreError:
+            raise
+        except migrations.SchemaError as exc:
+            raise StoreError(f"{self.display_url}: {exc}") from None
+        except sa_exc.DBAPIError as exc:
+            raise StoreError(self._explain(exc, doing)) from None
+        except sa_exc.SQLAlchemyError as exc:
+            raise StoreError(f"database error while {doing} ({self.display_url}): {exc}") from None
+
+    def _explain(self, exc: sa_exc.DBAPIError, doing: str) -> str:
+        detail = " ".join(str(exc.orig).split()) or type(exc.orig).__name__
+        low = detail.lower()
+        where = self.display_url
+        if self.backend == "sqlite":
+            path = self.url.split("///", 1)[-1]
+            if "locked" in low or "busy" in low:
+                return (f"the database {path} stayed locked for {BUSY_TIMEOUT_S:.0f} s while {doing} (another "
+                        "Frontline is writing to it); try again")
+            if "unable to open" in low or "readonly" in low or "read-only" in low:
+                return (f"cannot write to the SQLite database {path} ({detail}); check that the folder exists and "
+                        "that you may write there, or give another --db")
+            if "not a database" in low or "malformed" in low:
+                return f"{path} is not a usable SQLite database ({detail}); give another --db or FRONTLINE_DB"
+        elif isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError)) and (
+            exc.connection_invalidated or "connect" in low or "connection" in low or "timeout" in low
+            or "resolve" in low or "translate host" in low or "authentication" in low or "does not exist" in low
+        ):
+            return (f"cannot reach the database at {where} ({detail.rstrip('.')}); check that the server is "
+                    "running and the URL (--db or FRONTLINE_DB) is right")
+        return f"database error while {doing} ({where}): {detail}"
+
+    def _reader(self) -> Session:
+        return Session(bind=self.engine, expire_on_commit=False)
+
+    def _write(self) -> Session:
+        return Session(bind=self._writer, expire_on_commit=False)
+
+    def _migrate(self) -> int:
+        with self._errors("opening the database"):
+            with self.engine.connect() as conn:
+                version = migrations.current_version(conn)
+            if version == migrations.LATEST:
+                return version
+            with self._writer.begin() as conn:
+                _, version = migrations.upgrade(conn)
+            return version
+
+    # -- writing
+
+    def _trainee_id(self, s: Session, name: str) -> int:
+        name = name.strip()
+        if not name:
+            raise StoreError("the trainee's name is empty; give --trainee NAME")
+        if self.backend == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        s.execute(insert(TraineeRow).values(name=name, created_at=self._now())
+                  .on_conflict_do_nothing(index_elements=["name"]))
+        return s.execute(sa.select(TraineeRow.id).where(TraineeRow.name == name)).scalar_one()
+
+    def _turn_row(self, session_id: int, turn: Turn) -> TurnRow:
+        return TurnRow(
+            session_id=session_id, number=turn.number, beat=turn.beat, customer_line=turn.customer_line,
+            reply=turn.reply, scores=dict(turn.scores), levels=dict(turn.levels),
+            evidence={k: list(v) for k, v in turn.evidence.items()}, feedback=dict(turn.feedback),
+            overall=turn.overall, red_flags=list(turn.red_flags), goals_met=list(turn.goals_met),
+            mood_before=turn.mood_before, mood_after=turn.mood_after, patience_after=turn.patience_after,
+            next_beat=turn.next_beat, customer_reaction=turn.customer_reaction, ending=turn.ending,
+            nearest_model_reply=turn.nearest_model_reply, model_version=turn.model_version, created_at=self._now(),
+        )
+
+    def start_session(self, *, trainee: str, conversation: Conversation, mode: str = "practice",
+                      content_hash: str = "", scorer_version: str = "") -> int:
+        """Store a new session (and any turns the conversation already has); returns its id. `scorer_version`
+        names the scorer that scores it (else the first stored turn's)."""
+        if mode not in MODES:
+            raise StoreError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+        scenario = conversation.scenario
+        scorer_version = scorer_version or next((t.model_version for t in conversation.turns if t.model_version), "")
+        with self._errors("starting a session"), self._write() as s, s.begin():
+            row = SessionRow(
+                trainee_id=self._trainee_id(s, trainee), scenario_id=scenario.id, scenario_title=scenario.title,
+                setting=scenario.setting.business, content_hash=content_hash or "", rubric_id=conversation.rubric.id,
+                model_version=scorer_version or "", difficulty=conversation.difficulty.value, mode=mode,
+                seed=conversation.seed, opening=conversation.opening, pass_mark=conversation.pass_mark,
+                started_at=self._now(), reviewed=False,
+            )
+            s.add(row)
+            s.flush()
+            for turn in conversation.turns:
+                s.add(self._turn_row(row.id, turn))
+            return row.id
+
+    def record_turn(self, session_id: int, turn: Turn) -> int:
+        """Commit one scored turn; returns the turn's id."""
+        with self._errors("saving a turn"), self._write() as s, s.begin():
+            row = s.get(SessionRow, session_id)
+            if row is None:
+                raise UnknownSession(f"no session with id {session_id}")
+            if row.ended_at is not None:
+                raise StoreError(f"session {session_id} has already ended; it takes no more turns")
+            taken = s.execute(sa.select(TurnRow.id).where(TurnRow.session_id == session_id,
+                                                          TurnRow.number == turn.number)).first()
+            if taken is not None:
+                raise StoreError(f"session {session_id} already has a turn {turn.number}")
+            if not row.model_version and turn.model_version:
+                row.model_version = turn.model_version
+            turn_row = self._turn_row(session_id, turn)
+            s.add(turn_row)
+            s.flush()
+            return turn_row.id
+
+    def finish_session(self, session_id: int, result: SessionResult) -> None:
+        with self._errors("finishing a session"), self._write() as s, s.begin():
+            row = s.get(SessionRow, session_id)
+            if row is None:
+                raise UnknownSession(f"no session with id {session_id}")
+            if row.ended_at is not None:
+                raise StoreError(f"session {session_id} has already ended")
+            row.ended_at = self._now()
+            row.ending = result.ending
+            row.ending_kind = result.ending_kind
+            row.ending_summary = result.ending_summary
+            row.overall = result.overall
+            row.passed = result.passed
+            row.pass_mark = result.pass_mark
+            row.averages = dict(result.averages)
+
+    def override(self, turn_id: int, criterion: str, level: int, comment: str, reviewer: str) -> Override:
+        """A trainer's level for one criterion of one turn; the model's level is kept beside it."""
+        if not reviewer or not reviewer.strip():
+            raise StoreError("an override needs the reviewer's name")
+        if isinstance(level, bool) or not isinstance(level, int) or level < 0:
+            raise StoreError(f"a level is a whole number from 0 up, not {level!r}")
+        with self._errors("saving an override"), self._write() as s, s.begin():
+            turn = s.get(TurnRow, turn_id)
+            if turn is None:
+                raise UnknownTurn(f"no turn with id {turn_id}")
+            if criterion not in turn.levels:
+                raise StoreError(
+                    f"turn {turn_id} has no criterion {criterion!r}; it has {', '.join(turn.levels)}"
+                )
+            row = ReviewRow(
+                turn_id=turn_id, criterion=criterion, model_level=int(turn.levels[criterion]), level=level,
+                comment=comment or "", reviewer=reviewer.strip(), created_at=self._now(),
+            )
+            s.add(row)
+            s.flush()
+            return override_record(row)
+
+    def mark_reviewed(self, session_id: int, reviewer: str, *, reviewed: bool = True) -> None:
+        with self._errors("marking a session reviewed"), self._write() as s, s.begin():
+            row = s.get(SessionRow, session_id)
+            if row is None:
+                raise UnknownSession(f"no session with id {session_id}; `frontline review` lists them")
+            row.reviewed = reviewed
+            row.reviewed_by = reviewer if reviewed else None
+            row.reviewed_at = self._now() if reviewed else None
+
+    # -- reading
+
+    def _counts(self):
+        turn_count = (sa.select(sa.func.count(TurnRow.id)).where(TurnRow.session_id == SessionRow.id)
+                      .correlate(SessionRow).scalar_subquery())
+        override_count = (sa.select(sa.func.count(ReviewRow.id)).join(TurnRow, ReviewRow.turn_id == TurnRow.id)
+                          .where(TurnRow.session_id == SessionRow.id).correlate(SessionRow).scalar_subquery())
+        return turn_count, override_count
+
+    def _query(self, s: Session, stmt, with_turns: bool) -> list[StoredSession]:
+        turn_count, override_count = self._counts()
+        stmt = stmt.add_columns(turn_count, override_count)
+        if with_turns:
+            stmt = stmt.options(selectinload(SessionRow.turns).selectinload(TurnRow.reviews))
+        out = []
+        for row, n_turns, n_overrides in s.execute(stmt).unique().all():
+            turns = tuple(turn_record(t) for t in row.turns) if with_turns else ()
+            out.append(session_record(row, turn_count=n_turns, override_count=n_overrides, turns=turns))
+        return out
+
+    def sessions(
+        self,
+        *,
+        trainee: str | None = None,
+        scenario: str | None = None,
+        since: date | datetime | None = None,
+        until: date | datetime | None = None,
+        passed: bool | None = None,
+        reviewed: bool | None = None,
+        finished: bool | None = None,
+        with_turns: bool = False,
+        newest_first: bool = True,
+        limit: int | None = None,
+    ) -> list[StoredSession]:
+        """Sessions matching every filter given. `since`/`until` are inclusive; a date means the whole day.
+        `passed` True/False keeps finished sessions that passed/failed."""
+        stmt = sa.select(SessionRow).join(TraineeRow, SessionRow.trainee_id == TraineeRow.id)
+        if trainee:
+            stmt = stmt.where(TraineeRow.name == trainee)
+        if scenario:
+            stmt = stmt.where(SessionRow.scenario_id == scenario)
+        if since is not None:
+            stmt = stmt.where(SessionRow.started_at >= _boundary(since, end=False))
+        if until is not None:
+            bound = _boundary(until, end=True)
+            stmt = stmt.where(SessionRow.started_at < bound if not isinstance(until, datetime)
+                              else SessionRow.started_at <= bound)
+        if passed is not None:
+            stmt = stmt.where(SessionRow.ended_at.is_not(None), SessionRow.passed.is_(passed))
+        if reviewed is not None:
+            stmt = stmt.where(SessionRow.reviewed.is_(reviewed))
+        if finished is not None:
+            stmt = stmt.where(SessionRow.ended_at.is_not(None) if finished else SessionRow.ended_at.is_(None))
+        order = (SessionRow.started_at.desc(), SessionRow.id.desc()) if newest_first else (
+            SessionRow.started_at, SessionRow.id)
+        stmt = stmt.order_by(*order)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        with self._errors("reading sessions"), self._reader() as s:
+            return self._query(s, stmt, with_turns)
+
+    def session(self, session_id: int) -> StoredSession:
+        """One session with its turns and their overrides; UnknownSession if there is none with that id."""
+        with self._errors("reading a session"), self._reader() as s:
+            found = self._query(s, sa.select(SessionRow).where(SessionRow.id == session_id), True)
+        if not found:
+            raise UnknownSession(f"no session with id {session_id}; `frontline review` lists the sessions")
+        return found[0]
+
+    def turn(self, turn_id: int) -> StoredTurn:
+        with self._errors("reading a turn"), self._reader() as s:
+            row = s.execute(sa.select(TurnRow).where(TurnRow.id == turn_id)
+                            .options(selectinload(TurnRow.reviews))).scalar_one_or_none()
+            if row is None:
+                raise UnknownTurn(f"no turn with id {turn_id}")
+            return turn_record(row)
+
+    def best_results(self, trainee: str) -> dict[str, float]:
+        """Best overall score of the trainee's finished sessions, per scenario id."""
+        stmt = (
+            sa.select(SessionRow.scenario_id, sa.func.max(SessionRow.overall))
+            .join(TraineeRow, SessionRow.trainee_id == TraineeRow.id)
+            .where(TraineeRow.name == trainee, SessionRow.ended_at.is_not(None), SessionRow.overall.is_not(None))
+            .group_by(SessionRow.scenario_id)
+        )
+        with self._errors("reading results"), self._reader() as s:
+            return {scenario_id: float(best) for scenario_id, best in s.execute(stmt).all()}
+
+    def last_unfinished(self, trainee: str, scenario_id: str) -> StoredSession | None:
+        """The trainee's newest unfinished session of the scenario, with its turns; None if there is none."""
+        stmt = (
+            sa.select(SessionRow).join(TraineeRow, SessionRow.trainee_id == TraineeRow.id)
+            .where(TraineeRow.name == trainee, SessionRow.scenario_id == scenario_id, SessionRow.ended_at.is_(None))
+            .order_by(SessionRow.started_at.desc(), SessionRow.id.desc()).limit(1)
+        )
+        with self._errors("looking for an unfinished session"), self._reader() as s:
+            found = self._query(s, stmt, True)
+        return found[0] if found else None
+
+    def trainees(self) -> list[str]:
+        with self._errors("reading trainees"), self._reader() as s:
+            return list(s.execute(sa.select(TraineeRow.name).order_by(TraineeRow.name)).scalars())
+
+

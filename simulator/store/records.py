@@ -1,0 +1,154 @@
+"""What the store hands out: plain data (`StoredSession`, `StoredTurn`, `Override`), detached from the database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from simulator.content.rubric import Rubric
+from simulator.engine import Turn
+from simulator.scoring.base import ReplyScore, build_reply_score
+from simulator.store.rows import ReviewRow, SessionRow, TurnRow
+
+# -- what the store hands out ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Override:
+    id: int
+    turn_id: int
+    criterion: str
+    model_level: int
+    """The model's level, kept beside the trainer's."""
+    level: int
+    """The trainer's level."""
+    comment: str
+    reviewer: str
+    created_at: datetime
+
+    @property
+    def agrees(self) -> bool:
+        return self.level == self.model_level
+
+
+@dataclass(frozen=True)
+class StoredTurn(Turn):
+    """A `Turn` as stored (its `levels` are the model's), with its database id and the trainer's overrides."""
+
+    id: int = 0
+    session_id: int = 0
+    created_at: datetime | None = None
+    overrides: dict[str, Override] = field(default_factory=dict)
+    """The override in force for each overridden criterion (the newest)."""
+    history: tuple[Override, ...] = ()
+    """Every override of this turn, oldest first."""
+
+    def level(self, criterion: str) -> int:
+        """The level in force: the trainer's where overridden, else the model's."""
+        override = self.overrides.get(criterion)
+        return override.level if override else self.levels[criterion]
+
+    @property
+    def effective_levels(self) -> dict[str, int]:
+        return {cid: self.level(cid) for cid in self.levels}
+
+    def to_turn(self) -> Turn:
+        return Turn(**{name: getattr(self, name) for name in Turn.__dataclass_fields__})
+
+    def reply_score(self, rubric: Rubric) -> ReplyScore:
+        """The model's score of this reply, rebuilt to replay the turn (`Conversation.apply`)."""
+        return build_reply_score(
+            rubric, self.scores, self.evidence,
+            red_flags=self.red_flags, goals_met=self.goals_met,
+            nearest_model_reply=self.nearest_model_reply, model_version=self.model_version,
+        )
+
+
+@dataclass(frozen=True)
+class StoredSession:
+    id: int
+    trainee: str
+    scenario_id: str
+    scenario_title: str
+    setting: str
+    content_hash: str
+    rubric_id: str
+    model_version: str
+    difficulty: str
+    mode: str
+    seed: int
+    opening: str
+    pass_mark: float | None
+    started_at: datetime
+    ended_at: datetime | None
+    ending: str | None
+    ending_kind: str | None
+    ending_summary: str | None
+    overall: float | None
+    passed: bool | None
+    averages: dict[str, float] | None
+    reviewed: bool
+    reviewed_by: str | None
+    reviewed_at: datetime | None
+    turn_count: int
+    override_count: int
+    turns: tuple[StoredTurn, ...] = ()
+    """Loaded by `Store.session`, `Store.last_unfinished` and `Store.sessions(with_turns=True)`; else empty."""
+
+    @property
+    def finished(self) -> bool:
+        return self.ended_at is not None
+
+    @property
+    def criteria(self) -> list[str]:
+        """The criteria ids, in the rubric's order as stored."""
+        if self.averages:
+            return list(self.averages)
+        return list(self.turns[0].levels) if self.turns else []
+
+    def criterion_averages(self) -> dict[str, float]:
+        """Average score per criterion: the stored result when finished, else from the turns loaded so far."""
+        if self.averages:
+            return dict(self.averages)
+        if not self.turns:
+            return {}
+        return {c: sum(t.scores[c] for t in self.turns) / len(self.turns) for c in self.turns[0].scores}
+
+
+def override_record(row: ReviewRow) -> Override:
+    return Override(
+        id=row.id, turn_id=row.turn_id, criterion=row.criterion, model_level=row.model_level, level=row.level,
+        comment=row.comment, reviewer=row.reviewer, created_at=row.created_at,
+    )
+
+
+def turn_record(row: TurnRow) -> StoredTurn:
+    history = tuple(override_record(r) for r in row.reviews)
+    in_force: dict[str, Override] = {}
+    for item in history:
+        in_force[item.criterion] = item
+    return StoredTurn(
+        id=row.id, session_id=row.session_id, created_at=row.created_at, number=row.number, beat=row.beat,
+        customer_line=row.customer_line, reply=row.reply, scores=dict(row.scores), levels=dict(row.levels),
+        evidence={k: list(v) for k, v in row.evidence.items()}, feedback=dict(row.feedback), overall=row.overall,
+        red_flags=list(row.red_flags), goals_met=list(row.goals_met), mood_before=row.mood_before,
+        mood_after=row.mood_after, patience_after=row.patience_after, next_beat=row.next_beat,
+        customer_reaction=row.customer_reaction, ending=row.ending, nearest_model_reply=row.nearest_model_reply,
+        model_version=row.model_version, overrides=in_force, history=history,
+    )
+
+
+def session_record(row: SessionRow, *, turn_count: int, override_count: int,
+                    turns: tuple[StoredTurn, ...] = ()) -> StoredSession:
+    return StoredSession(
+        id=row.id, trainee=row.trainee.name, scenario_id=row.scenario_id, scenario_title=row.scenario_title,
+        setting=row.setting, content_hash=row.content_hash, rubric_id=row.rubric_id,
+        model_version=row.model_version, difficulty=row.difficulty, mode=row.mode, seed=row.seed,
+        opening=row.opening, pass_mark=row.pass_mark, started_at=row.started_at, ended_at=row.ended_at,
+        ending=row.ending, ending_kind=row.ending_kind, ending_summary=row.ending_summary, overall=row.overall,
+        passed=row.passed, averages=dict(row.averages) if row.averages else None, reviewed=bool(row.reviewed),
+        reviewed_by=row.reviewed_by, reviewed_at=row.reviewed_at, turn_count=turn_count,
+        override_count=override_count, turns=turns,
+    )
+
+

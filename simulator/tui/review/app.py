@@ -1,0 +1,519 @@
+"""The trainer's review: a filterable list of sessions, each session's transcript with its scores and evidence,
+overrides of any criterion's level on any turn (the model's level stays beside the trainer's), and a reviewed flag.
+
+Every piece of stored text (replies, names, scenario text) is shown as rich `Text`, never parsed as markup, so
+a reply like "[bold]hi[/bold]" shows exactly as typed.
+
+    app = make_review_app(store, reviewer="kim", unreviewed=True)
+    app.run()
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import (
+    Button, Checkbox, DataTable, Footer, Header, Input, RadioButton, RadioSet, Select, Static,
+)
+
+from simulator.reports.exports import criteria_of, local_time, verdict
+from simulator.store import Store, StoredSession, StoredTurn, StoreError
+
+# Evidence highlight per criterion (rubric order), readable on the dark and light themes alike.
+EVIDENCE_STYLES = ("underline #5fafff", "underline #ff875f", "underline #5fd787", "underline #d787d7",
+                   "underline #ffd75f")
+
+
+@dataclass
+class ReviewFilters:
+    trainee: str | None = None
+    scenario: str | None = None
+    since: date | None = None
+    until: date | None = None
+    passed: bool | None = None
+    """True: passed only; False: failed only; None: both (and unfinished)."""
+    unreviewed: bool = False
+
+
+@dataclass(frozen=True)
+class OverrideResult:
+    level: int
+    comment: str
+
+
+def _style_for(criteria: list[str], criterion: str) -> str:
+    return EVIDENCE_STYLES[criteria.index(criterion) % len(EVIDENCE_STYLES)] if criterion in criteria else ""
+
+
+def reply_text(turn: StoredTurn, criteria: list[str]) -> Text:
+    """The reply with each criterion's evidence phrases underlined in that criterion's colour."""
+    from simulator.reports.exports import evidence_segments
+
+    text = Text()
+    for piece, owners in evidence_segments(turn.reply, turn.evidence):
+        text.append(piece, style=_style_for(criteria, owners[0]) if owners else "")
+    return text
+
+
+def turn_text(session: StoredSession, turn: StoredTurn, criteria: list[str]) -> Text:
+    text = Text()
+    text.append(f"Turn {turn.number}", style="bold")
+    text.append(f" · {turn.beat} · overall {turn.overall:.2f} · mood {turn.mood_before:.0f} → {turn.mood_after:.0f}"
+                f" · patience {turn.patience_after}\n", style="dim")
+    text.append("Customer: ", style="bold")
+    text.append(turn.customer_line + "\n")
+    text.append(f"{session.trainee}: ", style="bold")
+    text.append_text(reply_text(turn, criteria))
+    text.append("\n")
+    width = max((len(c) for c in criteria), default=8)
+    for cid in criteria:
+        if cid not in turn.levels:
+            continue
+        text.append(f"  {cid:<{width}} ", style=_style_for(criteria, cid).replace("underline ", ""))
+        text.append(f"{turn.scores[cid]:.2f}  level {turn.levels[cid]}")
+        override = turn.overrides.get(cid)
+        if override:
+            text.append(f"  → trainer level {override.level}", style="bold yellow")
+            text.append(f" ({override.reviewer}, {local_time(override.created_at)})", style="dim")
+        evidence = turn.evidence.get(cid) or []
+        if evidence:
+            text.append("  “" + "”, “".join(evidence) + "”", style="italic dim")
+        text.append("\n")
+        if override and override.comment:
+            text.append(f"  {'':<{width}} “{override.comment}”\n", style="yellow")
+    notes = []
+    if turn.red_flags:
+        notes.append("red flags: " + ", ".join(turn.red_flags))
+    if turn.goals_met:
+        notes.append("goals met: " + ", ".join(turn.goals_met))
+    if notes:
+        text.append("  " + "; ".join(notes) + "\n", style="bold red" if turn.red_flags else "green")
+    text.rstrip()
+    return text
+
+
+def session_info(session: StoredSession) -> Text:
+    text = Text()
+    text.append(f"Session {session.id}", style="bold")
+    text.append(f" · {session.trainee} · {session.scenario_title or session.scenario_id} ({session.scenario_id}) · "
+                f"{local_time(session.started_at)}\n")
+    status = verdict(session)
+    text.append(status, style={"PASS": "bold green", "FAIL": "bold red"}.get(status, "bold"))
+    if session.finished:
+        text.append(f" · overall {session.overall:.2f} (pass mark {(session.pass_mark or 0):.2f}) · ending "
+                    f"{session.ending} ({session.ending_kind})")
+    text.append(f" · {session.mode} · {session.difficulty} · seed {session.seed} · model "
+                f"{session.model_version or 'unknown'}\n")
+    if session.reviewed:
+        text.append(f"Reviewed by {session.reviewed_by} on {local_time(session.reviewed_at)}", style="green")
+    else:
+        text.append("Not reviewed yet", style="yellow")
+    return text
+
+
+# -- the override dialog ------------------------------------------------------------------------------------------
+
+
+class OverrideModal(ModalScreen[OverrideResult | None]):
+    """Pick the trainer's level for one criterion of one turn, with a comment."""
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("ctrl+s", "save", "Save"),
+        *[Binding(str(n), f"pick({n})", show=False) for n in range(10)],
+    ]
+
+    def __init__(self, turn: StoredTurn, criterion: str, levels: list[tuple[int, str]]):
+        super().__init__()
+        self.turn = turn
+        self.criterion = criterion
+        self.levels = levels
+
+    def compose(self) -> ComposeResult:
+        turn, cid = self.turn, self.criterion
+        current = turn.level(cid)
+        head = Text()
+        head.append(f"Override {cid} on turn {turn.number}\n", style="bold")
+        head.append("Reply: ", style="dim")
+        head.append(turn.reply + "\n")
+        head.append(f"Model: level {turn.levels[cid]} (score {turn.scores[cid]:.2f})", style="dim")
+        override = turn.overrides.get(cid)
+        if override:
+            head.append(f"; trainer {override.reviewer}: level {override.level}", style="dim")
+        with Vertical(id="override-box"):
+            yield Static(head, id="override-head")
+            with RadioSet(id="override-levels"):
+                for level, description in self.levels:
+                    label = Text(f"{level}" + (f" — {description}" if description else ""))
+                    yield RadioButton(label, value=(level == current))
+            yield Input(placeholder="comment: why this level?", id="override-comment")
+            yield Static(Text("0–9: pick a level · tab: next field · enter or ctrl+s: save · esc: cancel"),
+                         id="override-hint")
+            with Horizontal(id="override-buttons"):
+                yield Button("Cancel", id="override-cancel")
+                yield Button("Save", variant="primary", id="override-save")
+
+    def on_mount(self) -> None:
+        self.query_one(RadioSet).focus()
+
+    def action_pick(self, level: int) -> None:
+        buttons = list(self.query(RadioButton))
+        for (value, _), button in zip(self.levels, buttons):
+            if value == level:
+                button.value = True
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def action_save(self) -> None:
+        index = self.query_one(RadioSet).pressed_index
+        if index < 0:
+            self.notify("Pick a level first", severity="warning")
+            return
+        comment = self.query_one("#override-comment", Input).value.strip()
+        self.dismiss(OverrideResult(level=self.levels[index][0], comment=comment))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_save()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "override-save":
+            self.action_save()
+        else:
+            self.action_cancel()
+
+
+# -- one session ----------------------------------------------------------------------------------------------------
+
+
+class SessionScreen(Screen):
+    BINDINGS = [
+        Binding("escape", "back", "Back"),
+        Binding("o", "override", "Override level"),
+        Binding("m", "toggle_reviewed", "Mark reviewed"),
+        Binding("q", "app.quit", "Quit"),
+    ]
+
+    def __init__(self, session_id: int):
+        super().__init__()
+        self.session_id = session_id
+        self.session: StoredSession | None = None
+        self.criteria: list[str] = []
+
+    @property
+    def review_app(self) -> ReviewApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(id="session-info")
+        yield VerticalScroll(id="transcript")
+        yield DataTable(id="criteria", cursor_type="row", zebra_stripes=True)
+        yield Static(id="session-status")
+        yield Footer()
+
+    async def on_mount(self) -> None:
+        try:
+            self.session = self.review_app.store.session(self.session_id)
+        except StoreError as exc:
+            self.app.notify(str(exc), severity="error", markup=False)
+            self.app.pop_screen()
+            return
+        self.criteria = criteria_of([self.session])
+        table = self.query_one("#criteria", DataTable)
+        for label in ("turn", "criterion", "score", "model", "trainer", "by", "when", "comment"):
+            table.add_column(label, key=label)
+        transcript = self.query_one("#transcript", VerticalScroll)
+        widgets = [Static(classes="turn", id=f"turn-{t.number}") for t in self.session.turns]
+        if self.session.turns:
+            widgets.append(Static(classes="closing", id="closing"))
+        elif self.session.opening:
+            widgets.append(Static(Text("Customer: " + self.session.opening), classes="closing"))
+        await transcript.mount_all(widgets)
+        self.render_session()
+        table.focus()
+
+    def render_session(self, *, keep: str | None = None) -> None:
+        session = self.session
+        assert session is not None
+        self.query_one("#session-info", Static).update(session_info(session))
+        for turn in session.turns:
+            self.query_one(f"#turn-{turn.number}", Static).update(turn_text(session, turn, self.criteria))
+        if session.turns:
+            closing = Text()
+            closing.append("Customer: ", style="bold")
+            closing.append(session.turns[-1].customer_reaction)
+            if session.turns[-1].ending:
+                closing.append(f"   [{session.ending or session.turns[-1].ending}]", style="dim")
+            self.query_one("#closing", Static).update(closing)
+        table = self.query_one("#criteria", DataTable)
+        table.clear()
+        for turn in session.turns:
+            for cid in self.criteria:
+                if cid not in turn.levels:
+                    continue
+                o = turn.overrides.get(cid)
+                table.add_row(
+                    str(turn.number), Text(cid), f"{turn.scores[cid]:.2f}", str(turn.levels[cid]),
+                    str(o.level) if o else "", Text(o.reviewer if o else ""),
+                    local_time(o.created_at) if o else "", Text(o.comment if o else ""),
+                    key=f"{turn.id}|{cid}",
+                )
+        if keep is not None:
+            try:
+                table.move_cursor(row=table.get_row_index(keep))
+            except Exception:
+                pass
+        overrides = sum(len(t.overrides) for t in session.turns)
+        self.query_one("#session-status", Static).update(Text(
+            f"{len(session.turns)} turn(s), {overrides} override(s) · o: override the selected level · "
+            "m: mark reviewed · esc: back"
+        ))
+
+    def _selected(self) -> tuple[StoredTurn, str] | None:
+        table = self.query_one("#criteria", DataTable)
+        if not table.row_count or self.session is None:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        turn_id, cid = str(key).split("|", 1)
+        turn = next(t for t in self.session.turns if t.id == int(turn_id))
+        return turn, cid
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        chosen = self._selected()
+        if chosen is None:
+            return
+        for widget in self.query(".turn"):
+            widget.set_class(widget.id == f"turn-{chosen[0].number}", "current")
+        target = self.query_one(f"#turn-{chosen[0].number}", Static)
+        self.query_one("#transcript", VerticalScroll).scroll_to_widget(target, animate=False)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_override()
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_override(self) -> None:
+        chosen = self._selected()
+        if chosen is None:
+            return
+        turn, cid = chosen
+        levels = self.review_app.levels_for(self.session, cid, turn)  # type: ignore[arg-type]
+        key = f"{turn.id}|{cid}"
+
+        def saved(result: OverrideResult | None) -> None:
+            if result is None:
+                return
+            try:
+                self.review_app.store.override(turn.id, cid, result.level, result.comment, self.review_app.reviewer)
+                self.session = self.review_app.store.session(self.session_id)
+            except StoreError as exc:
+                self.notify(str(exc), severity="error", markup=False)
+                return
+            self.render_session(keep=key)
+            self.notify(f"{cid} on turn {turn.number}: level {result.level} (model {turn.levels[cid]})")
+
+        self.app.push_screen(OverrideModal(turn, cid, levels), saved)
+
+    def action_toggle_reviewed(self) -> None:
+        assert self.session is not None
+        table = self.query_one("#criteria", DataTable)
+        keep = None
+        if table.row_count:
+            keep = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        try:
+            self.review_app.store.mark_reviewed(self.session_id, self.review_app.reviewer,
+                                                reviewed=not self.session.reviewed)
+            self.session = self.review_app.store.session(self.session_id)
+        except StoreError as exc:
+            self.notify(str(exc), severity="error", markup=False)
+            return
+        self.render_session(keep=keep)
+        self.notify("Marked reviewed" if self.session.reviewed else "Marked not reviewed")
+
+
+# -- the list of sessions -------------------------------------------------------------------------------------------
+
+
+class SessionListScreen(Screen):
+    BINDINGS = [
+        Binding("f5", "refresh", "Refresh"),
+        Binding("ctrl+f", "focus_filters", "Filters"),
+        Binding("q", "app.quit", "Quit"),
+    ]
+
+    COLUMNS = ("id", "started", "trainee", "scenario", "mode", "ending", "overall", "result", "turns", "reviewed")
+
+    @property
+    def review_app(self) -> ReviewApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        f = self.review_app.filters
+        yield Header()
+        with Horizontal(id="filters"):
+            yield Input(f.trainee or "", placeholder="trainee", id="f-trainee")
+            yield Input(f.scenario or "", placeholder="scenario", id="f-scenario")
+            yield Input(f.since.isoformat() if f.since else "", placeholder="since (date)", id="f-since",
+                        classes="date")
+            yield Input(f.until.isoformat() if f.until else "", placeholder="until (date)", id="f-until",
+                        classes="date")
+            initial: Any = "passed" if f.passed else "failed" if f.passed is False else Select.NULL
+            yield Select([("passed", "passed"), ("failed", "failed")], prompt="pass/fail", value=initial,
+                         id="f-result")
+            yield Checkbox("not reviewed", value=f.unreviewed, id="f-unreviewed")
+        yield DataTable(id="sessions", cursor_type="row", zebra_stripes=True)
+        yield Static(id="list-status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#sessions", DataTable)
+        for label in self.COLUMNS:
+            table.add_column(label, key=label)
+        self.action_refresh()
+        table.focus()
+
+    def on_screen_resume(self) -> None:
+        self.action_refresh()
+
+    def _read_filters(self) -> tuple[dict[str, Any], list[str]]:
+        problems: list[str] = []
+        values: dict[str, Any] = {}
+        for name in ("trainee", "scenario"):
+            text = self.query_one(f"#f-{name}", Input).value.strip()
+            values[name] = text or None
+        for name in ("since", "until"):
+            text = self.query_one(f"#f-{name}", Input).value.strip()
+            values[name] = None
+            if text:
+                try:
+                    values[name] = date.fromisoformat(text)
+                except ValueError:
+                    problems.append(f"{name}: expected a date like 2026-03-01")
+        result = self.query_one("#f-result", Select).value
+        values["passed"] = True if result == "passed" else False if result == "failed" else None
+        values["reviewed"] = False if self.query_one("#f-unreviewed", Checkbox).value else None
+        return values, problems
+
+    def action_refresh(self) -> None:
+        table = self.query_one("#sessions", DataTable)
+        keep = None
+        if table.row_count:
+            keep = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        filters, problems = self._read_filters()
+        try:
+            sessions = self.review_app.store.sessions(**filters)
+        except StoreError as exc:
+            self.query_one("#list-status", Static).update(Text(str(exc), style="red"))
+            return
+        table.clear()
+        for s in sessions:
+            status = verdict(s)
+            table.add_row(
+                str(s.id), local_time(s.started_at), Text(s.trainee), Text(s.scenario_id), s.mode,
+                Text(s.ending or ""), "" if s.overall is None else f"{s.overall:.2f}",
+                Text(status, style={"PASS": "green", "FAIL": "red"}.get(status, "dim")), str(s.turn_count),
+                Text("✓ " + (s.reviewed_by or ""), style="green") if s.reviewed else Text("-", style="dim"),
+                key=str(s.id),
+            )
+        if keep is not None:
+            try:
+                table.move_cursor(row=table.get_row_index(keep))
+            except Exception:
+                pass
+        status = Text(f"{len(sessions)} session(s) · enter: open · ctrl+f: filters")
+        for problem in problems:
+            status.append(f" · {problem}", style="red")
+        self.query_one("#list-status", Static).update(status)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.action_refresh()
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        self.action_refresh()
+
+    def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
+        self.action_refresh()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.query_one("#sessions", DataTable).focus()
+
+    def action_focus_filters(self) -> None:
+        self.query_one("#f-trainee", Input).focus()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.data_table.id == "sessions" and event.row_key.value is not None:
+            self.app.push_screen(SessionScreen(int(event.row_key.value)))
+
+
+# -- the app --------------------------------------------------------------------------------------------------------
+
+
+class ReviewApp(App[None]):
+    CSS_PATH = "review.tcss"
+    TITLE = "Frontline · trainer review"
+
+    def __init__(self, store: Store, *, reviewer: str, filters: ReviewFilters | None = None, library=None,
+                 open_session: int | None = None):
+        super().__init__()
+        self.store = store
+        self.reviewer = reviewer
+        self.filters = filters or ReviewFilters()
+        self.library = library
+        self.open_session = open_session
+        self._rubrics: dict[str, Any] = {}
+        self.sub_title = f"reviewer: {reviewer}"
+
+    def get_default_screen(self) -> Screen:
+        return SessionListScreen()
+
+    def on_mount(self) -> None:
+        if self.open_session is not None:
+            self.push_screen(SessionScreen(self.open_session))
+
+    def rubric(self, rubric_id: str):
+        """The rubric a session was scored with, for level descriptions; None when it cannot be loaded."""
+        if rubric_id not in self._rubrics:
+            from simulator.content.library import ContentError, Library
+
+            try:
+                self._rubrics[rubric_id] = (self.library or Library()).rubric(rubric_id)
+            except (ContentError, OSError):
+                self._rubrics[rubric_id] = None
+        return self._rubrics[rubric_id]
+
+    def levels_for(self, session: StoredSession, criterion: str, turn: StoredTurn) -> list[tuple[int, str]]:
+        rubric = self.rubric(session.rubric_id)
+        if rubric is not None and criterion in rubric.criterion_ids:
+            return [(lv.level, lv.description) for lv in rubric.criterion(criterion).levels]
+        top = max(2, turn.levels[criterion], turn.level(criterion))
+        return [(n, "") for n in range(top + 1)]
+
+
+def make_review_app(
+    store: Store,
+    *,
+    reviewer: str,
+    trainee: str | None = None,
+    scenario: str | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    passed: bool | None = None,
+    unreviewed: bool = False,
+    library=None,
+    open_session: int | None = None,
+) -> ReviewApp:
+    """The review app over `store`, its list filtered as given; `open_session` opens that session first."""
+    filters = ReviewFilters(trainee=trainee, scenario=scenario, since=since, until=until, passed=passed,
+                            unreviewed=unreviewed)
+    return ReviewApp(store, reviewer=reviewer, filters=filters, library=library, open_session=open_session)

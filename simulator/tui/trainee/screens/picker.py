@@ -1,0 +1,281 @@
+"""The scenario picker: the first screen of `frontline`. Type to filter, ↑/↓ to choose, Enter to start."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, Label, OptionList, RadioButton, RadioSet, Static
+from textual.widgets.option_list import Option
+
+from simulator.content.scenario import DIFFICULTIES, MODES
+from simulator.tui.trainee.messages import BestResultsLoaded, ScenariosLoaded
+from simulator.tui.widgets.safe_input import SafeInput
+from simulator.tui.widgets.status import ModelStatus
+from simulator.tui.widgets.text import literal
+
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: str
+    title: str
+    business: str
+    role: str
+    difficulty: str
+    summary: str
+    pass_mark: float | None
+
+    @property
+    def haystack(self) -> str:
+        return " ".join((self.id, self.title, self.business, self.role, self.difficulty, self.summary)).casefold()
+
+
+class PickerScreen(Screen):
+    TITLE = "Frontline"
+    SUB_TITLE = "pick a scenario"
+
+    BINDINGS = [
+        Binding("enter", "start", "Start", show=True),
+        Binding("ctrl+d", "cycle_difficulty", "Difficulty", priority=True),
+        Binding("ctrl+t", "toggle_mode", "Practice/test", priority=True),
+        Binding("down", "move(1)", "Next", show=False),
+        Binding("up", "move(-1)", "Previous", show=False),
+        Binding("question_mark", "app.help", "Help", show=False),
+        Binding("q", "app.request_quit", "Quit", show=False),
+    ]
+
+    def __init__(self, highlight: str | None = None) -> None:
+        super().__init__()
+        self.initial_highlight = highlight
+        self.entries: list[Entry] = []
+        self.best: dict[str, float] = {}
+        self.best_loaded = False
+        self.entries_loaded = False
+        self._start_when_loaded = False
+        self.broken = 0
+        self.difficulty_choice: str | None = None
+        self._shown_difficulty: str | None = None
+        self._auto_changes = 0
+
+    # -- layout -------------------------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        app = self.app
+        yield Header()
+        with Vertical(id="picker"):
+            yield Static(Text.assemble("Hello ", literal(app.trainee, "bold", one_line=True),
+                                       " — choose a customer to practise with."), id="greeting")
+            yield SafeInput(placeholder="Type to filter scenarios…", id="filter")
+            yield OptionList(id="scenarios")
+            with Horizontal(id="choices"):
+                yield Label("Difficulty", classes="choice-label")
+                with RadioSet(id="difficulty"):
+                    for d in DIFFICULTIES:
+                        yield RadioButton(d, id=f"difficulty-{d}")
+                yield Label("Mode", classes="choice-label")
+                with RadioSet(id="mode"):
+                    for m in MODES:
+                        yield RadioButton(m, value=(m == app.mode), id=f"mode-{m}")
+            yield Static(id="picker-hint")
+            yield ModelStatus(id="model-status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.difficulty_choice = self.app.difficulty
+        self._fill()
+        filter_box = self.query_one("#filter", Input)
+        filter_box.cursor_blink = not self.app.deterministic
+        filter_box.focus()
+        self.app.screen_ready()
+        # Reading and validating the scenario files and opening the store take a moment: after the first paint,
+        # in a thread, so the screen is up at once and typing into the filter works meanwhile.
+        self.call_after_refresh(self._load_in_background)
+
+    @work(thread=True, exit_on_error=False, group="picker-load")
+    def _load_in_background(self) -> None:
+        entries, broken = read_entries(self.app.library)
+        self.post_message(ScenariosLoaded(entries, broken))
+        self.app.call_from_thread(self.app.start_loading)
+        self.post_message(BestResultsLoaded(self.app.link.best_results(self.app.trainee)))
+
+    def on_scenarios_loaded(self, message: ScenariosLoaded) -> None:
+        self.entries = message.entries
+        self.broken = message.broken
+        self.entries_loaded = True
+        self._fill(keep=self._highlighted_id() or self.initial_highlight)
+        if self.broken:
+            self.notify(f"{self.broken} scenario file(s) have errors and are not shown; run `frontline validate`.",
+                        severity="warning", markup=False)
+        if self._start_when_loaded:
+            self._start_when_loaded = False
+            self.action_start()
+
+    def on_best_results_loaded(self, message: BestResultsLoaded) -> None:
+        self.best = message.best
+        self.best_loaded = True
+        self._fill(keep=self._highlighted_id())
+
+    # -- the list -------------------------------------------------------------------------------------------------
+
+    def _matches(self) -> list[Entry]:
+        words = self.query_one("#filter", Input).value.casefold().split()
+        return [e for e in self.entries if all(w in e.haystack for w in words)]
+
+    def _prompt(self, entry: Entry) -> Text:
+        best = self.best.get(entry.id)
+        head = Text.assemble(literal(entry.title, "bold", one_line=True), "  ",
+                             (f"[{entry.difficulty}]", _DIFFICULTY_STYLE.get(entry.difficulty, "")))
+        if best is not None:
+            mark = entry.pass_mark if entry.pass_mark is not None else 0.6
+            head.append(f"  best {best:.0%}", "bold green" if best >= mark else "bold yellow")
+        else:
+            head.append("  not played yet", "dim")
+        return Text.assemble(
+            head, "\n",
+            literal(f"{entry.business} · {entry.role}", "italic", one_line=True), "\n",
+            literal(entry.summary, "dim", one_line=True),
+        )
+
+    def _fill(self, keep: str | None = None) -> None:
+        options = self.query_one("#scenarios", OptionList)
+        matches = self._matches()
+        options.clear_options()
+        items: list[Option | None] = []
+        for i, entry in enumerate(matches):
+            if i:
+                items.append(None)  # a separator line
+            items.append(Option(self._prompt(entry), id=entry.id))
+        options.add_options(items)
+        if matches:
+            ids = [e.id for e in matches]
+            options.highlighted = options.get_option_index(keep) if keep in ids else 0
+        hint = self.query_one("#picker-hint", Static)
+        if not self.entries_loaded:
+            hint.update(Text("Reading the scenarios…", style="italic"))
+        elif not self.entries:
+            hint.update(Text("No scenarios found. Add YAML files with --scenarios DIR.", style="bold red"))
+        elif not matches:
+            hint.update(Text("No scenario matches the filter.", style="yellow"))
+        else:
+            hint.update(Text(f"{len(matches)} of {len(self.entries)} scenarios · Enter starts · "
+                             "Ctrl+D difficulty · Ctrl+T practice/test", style="dim"))
+        self._follow_scenario_difficulty()
+
+    def _highlighted_id(self) -> str | None:
+        options = self.query_one("#scenarios", OptionList)
+        if options.highlighted is None or options.option_count == 0:
+            return None
+        return options.get_option_at_index(options.highlighted).id
+
+    def _entry(self, scenario_id: str | None) -> Entry | None:
+        return next((e for e in self.entries if e.id == scenario_id), None)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "filter":
+            self._fill(keep=self._highlighted_id())
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        self._follow_scenario_difficulty()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.action_start()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_start()
+
+    def action_move(self, step: int) -> None:
+        options = self.query_one("#scenarios", OptionList)
+        if options.option_count == 0:
+            return
+        current = options.highlighted if options.highlighted is not None else -1
+        options.highlighted = max(0, min(options.option_count - 1, current + step))
+
+    # -- difficulty and mode ------------------------------------------------------------------------------------
+
+    @property
+    def difficulty(self) -> str:
+        if self.difficulty_choice:
+            return self.difficulty_choice
+        entry = self._entry(self._highlighted_id())
+        return entry.difficulty if entry else "medium"
+
+    @property
+    def mode(self) -> str:
+        return "test" if self.query_one("#mode-test", RadioButton).value else "practice"
+
+    def _press(self, button_id: str) -> None:
+        button = self.query_one(f"#{button_id}", RadioButton)
+        if not button.value:
+            self._auto_changes += 1
+            button.value = True
+
+    def _follow_scenario_difficulty(self) -> None:
+        wanted = self.difficulty
+        if wanted != self._shown_difficulty:
+            self._shown_difficulty = wanted
+            self._press(f"difficulty-{wanted}")
+
+    def on_radio_set_changed(self, event: RadioSet.Changed) -> None:
+        if event.radio_set.id != "difficulty":
+            return
+        if self._auto_changes:
+            self._auto_changes -= 1
+            return
+        chosen = str(event.pressed.id).removeprefix("difficulty-")
+        self.difficulty_choice = chosen
+        self._shown_difficulty = chosen
+
+    def action_cycle_difficulty(self) -> None:
+        current = self.difficulty
+        self.difficulty_choice = DIFFICULTIES[(DIFFICULTIES.index(current) + 1) % len(DIFFICULTIES)]
+        self._follow_scenario_difficulty()
+        self.notify(f"Difficulty: {self.difficulty_choice}", timeout=2)
+
+    def action_toggle_mode(self) -> None:
+        target = "practice" if self.mode == "test" else "test"
+        self.query_one(f"#mode-{target}", RadioButton).value = True
+        note = "feedback after every reply" if target == "practice" else "feedback held back until the debrief"
+        self.notify(f"Mode: {target} — {note}", timeout=3)
+
+    # -- go -----------------------------------------------------------------------------------------------------
+
+    def action_start(self) -> None:
+        if not self.entries_loaded:  # Enter pressed in the first instant: start once the list is there
+            self._start_when_loaded = True
+            return
+        scenario_id = self._highlighted_id()
+        if scenario_id is None:
+            self.notify("No scenario chosen.", severity="warning")
+            return
+        self.app.start_session(scenario_id, difficulty=self.difficulty, mode=self.mode)
+
+
+_DIFFICULTY_STYLE = {"easy": "green", "medium": "yellow", "hard": "red"}
+
+
+def read_entries(library) -> tuple[list[Entry], int]:
+    """The valid scenarios of the library as picker entries (the first of a repeated id), and how many
+    files could not be used."""
+    entries: list[Entry] = []
+    broken = 0
+    seen: set[str] = set()
+    for loaded in library.scenarios():
+        s = loaded.model
+        if s is None or loaded.errors:
+            broken += 1
+            continue
+        if s.id in seen:  # the same id in two folders: the first one found is the one played
+            continue
+        seen.add(s.id)
+        entries.append(Entry(
+            id=s.id, title=s.title, business=s.setting.business, role=s.setting.role,
+            difficulty=s.difficulty.value, summary=s.summary, pass_mark=s.pass_mark,
+        ))
+    return entries, broken

