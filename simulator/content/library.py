@@ -24,6 +24,7 @@ from pydantic import BaseModel
 
 from simulator import settings
 from simulator.content.checks import check_scenario
+from simulator.content.lints import lint_scenario
 from simulator.content.rubric import Rubric
 from simulator.content.scenario import Scenario
 from simulator.content.shape import validate_model
@@ -197,6 +198,8 @@ class Library:
         if hit is not None and hit[0] is parsed and hit[1] == fingerprint:
             return hit[2]
         result.problems.extend(check_scenario(parsed.model, parsed.yaml, str(path), rubrics))
+        if not result.errors:  # weak content is worth a word only once the file works
+            result.problems.extend(lint_scenario(parsed.model, parsed.yaml, str(path)))
         result.problems.sort(key=lambda p: (p.line, p.col, p.message))
         self._checked[key] = (parsed, fingerprint, result)
         return result

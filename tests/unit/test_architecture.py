@@ -19,6 +19,7 @@ LAYERS = [
     ("engine", ("simulator.engine",)),
     ("store", ("simulator.store",)),
     ("session", ("simulator.session", "simulator.services")),
+    ("studio", ("simulator.studio",)),
     ("reports", ("simulator.reports",)),
     ("tui", ("simulator.tui",)),
     ("cli", ("simulator.cli", "simulator.__main__")),
