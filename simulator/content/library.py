@@ -27,7 +27,7 @@ from simulator.content.checks import check_scenario
 from simulator.content.lints import lint_scenario
 from simulator.content.rubric import Rubric
 from simulator.content.scenario import Scenario
-from simulator.content.shape import validate_model
+from simulator.content.shape import repaired, validate_model
 from simulator.content.yamlfile import LoadedYaml, YamlError, load_yaml_file
 from simulator.errors import ContentError, Problem
 
@@ -189,7 +189,7 @@ class Library:
         parsed = _parse(path)
         result = Loaded(path=path, model=parsed.model, yaml=parsed.yaml, problems=list(parsed.problems),
                         content_hash=parsed.content_hash)
-        if not isinstance(parsed.model, Scenario) or parsed.yaml is None:
+        if parsed.kind is not Scenario or parsed.yaml is None:
             return result
         rubrics = self.rubrics(beside=path)
         key = path.resolve()
@@ -197,12 +197,32 @@ class Library:
         hit = self._checked.get(key)
         if hit is not None and hit[0] is parsed and hit[1] == fingerprint:
             return hit[2]
-        result.problems.extend(check_scenario(parsed.model, parsed.yaml, str(path), rubrics))
-        if not result.errors:  # weak content is worth a word only once the file works
-            result.problems.extend(lint_scenario(parsed.model, parsed.yaml, str(path)))
+        if isinstance(parsed.model, Scenario):
+            result.problems.extend(check_scenario(parsed.model, parsed.yaml, str(path), rubrics))
+            if not result.errors:  # weak content is worth a word only once the file works
+                result.problems.extend(lint_scenario(parsed.model, parsed.yaml, str(path)))
+        else:
+            result.problems.extend(self._checks_despite_shape(parsed, path, rubrics))
         result.problems.sort(key=lambda p: (p.line, p.col, p.message))
         self._checked[key] = (parsed, fingerprint, result)
         return result
+
+    @staticmethod
+    def _checks_despite_shape(parsed: _Parsed, path: Path, rubrics: dict[str, Rubric]) -> list[Problem]:
+        """The checks beyond the shape, run on the file with its malformed parts left out, so one pass reports
+        both kinds of problem. Only problems on lines the shape errors did not already flag, and none about
+        items that were left out, are kept: the rest would be noise the author's first fix removes."""
+        partial, dropped = repaired(Scenario, parsed.yaml.data)
+        if partial is None:
+            return []
+        flagged = {p.line for p in parsed.problems}
+        found = []
+        for problem in check_scenario(partial, parsed.yaml, str(path), rubrics):
+            if problem.line in flagged or any(f"'{item}'" in problem.message for item in dropped):
+                continue
+            if problem.severity == "error":
+                found.append(problem)
+        return found
 
     def scenarios(self) -> list[Loaded[Scenario]]:
         """Every scenario file, usable or not (a broken one has its problems and maybe no model)."""

@@ -87,3 +87,62 @@ def validate_model(model: type[M], loaded: LoadedYaml, filename: str) -> tuple[M
             line, col = loaded.mark_for(path, prefer_key=on_key)
             problems.append(Problem(filename, line, col, message))
         return None, sorted(problems)
+
+
+def repaired(model: type[M], data: object, rounds: int = 8) -> tuple[M | None, set[str]]:
+    """A model from `data` with every part that breaks its shape left out, so the checks beyond the shape can
+    run in the same pass and an author sees a file's structure and reference problems together.
+
+    Unknown keys and invalid values are dropped (a default then applies); an invalid item of a list is dropped
+    and, when it had an id, that id is returned, so checks can skip "no beat with id …" about an item that is
+    only missing because it was malformed. None when no valid model can be had this way.
+    """
+    import copy
+
+    if not isinstance(data, dict):
+        return None, set()
+    work = copy.deepcopy(data)
+    dropped: set[str] = set()
+    for _ in range(rounds):
+        try:
+            return model.model_validate(work), dropped
+        except ValidationError as exc:
+            changed = False
+            for err in exc.errors():
+                changed |= _drop(work, tuple(err["loc"]), err["type"], dropped)
+            if not changed:
+                return None, dropped
+    return None, dropped
+
+
+def _drop(data: object, loc: tuple, kind: str, dropped: set[str]) -> bool:
+    """Remove the smallest part of `data` that `loc` points into: a key, or an item of a list."""
+    path: list = []
+    node = data
+    for part in loc:  # the part of loc that indexes the data (union tags are skipped)
+        if isinstance(node, dict) and part in node:
+            path.append(part)
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            path.append(part)
+            node = node[part]
+    if not path:
+        return False
+    # Drop the innermost list item on the way (a malformed beat, goal or ending), else the key itself.
+    for depth in range(len(path) - 1, -1, -1):
+        parent = data
+        for part in path[:depth]:
+            parent = parent[part]
+        if isinstance(parent, list):
+            item = parent[path[depth]]
+            if isinstance(item, dict) and isinstance(item.get("id"), str):
+                dropped.add(item["id"])
+            del parent[path[depth]]
+            return True
+    parent = data
+    for part in path[:-1]:
+        parent = parent[part]
+    if isinstance(parent, dict) and kind != "missing":
+        del parent[path[-1]]
+        return True
+    return False

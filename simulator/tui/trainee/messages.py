@@ -49,9 +49,10 @@ class ScoringFailed(Message):
 
 
 class ScenariosLoaded(Message):
-    """The picker's scenario entries, read and validated off the UI thread; `broken` files were skipped."""
+    """The picker's scenario entries, read and validated off the UI thread; `broken` lists the files that cannot
+    be played, each as (path, its problems as FILE:LINE:COL lines)."""
 
-    def __init__(self, entries: list[Any], broken: int) -> None:
+    def __init__(self, entries: list[Any], broken: list[tuple[str, list[str]]]) -> None:
         super().__init__()
         self.entries = entries
         self.broken = broken

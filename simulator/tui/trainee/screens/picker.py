@@ -58,7 +58,7 @@ class PickerScreen(Screen):
         self.best_loaded = False
         self.entries_loaded = False
         self._start_when_loaded = False
-        self.broken = 0
+        self.broken: list[tuple[str, list[str]]] = []
         self.difficulty_choice: str | None = None
         self._shown_difficulty: str | None = None
         self._auto_changes = 0
@@ -110,8 +110,9 @@ class PickerScreen(Screen):
         self.entries_loaded = True
         self._fill(keep=self._highlighted_id() or self.initial_highlight)
         if self.broken:
-            self.notify(f"{self.broken} scenario file(s) have errors and are not shown; run `frontline validate`.",
-                        severity="warning", markup=False)
+            first = "\n".join(problems[0] for _, problems in self.broken[:3] if problems)
+            self.notify(f"{len(self.broken)} scenario file(s) cannot be played (listed at the end):\n{first}",
+                        severity="warning", timeout=10, markup=False)
         if self._start_when_loaded:
             self._start_when_loaded = False
             self.action_start()
@@ -142,6 +143,21 @@ class PickerScreen(Screen):
             literal(entry.summary, "dim", one_line=True),
         )
 
+    def _broken_matches(self) -> list[tuple[str, list[str]]]:
+        words = self.query_one("#filter", Input).value.casefold().split()
+        return [(path, problems) for path, problems in self.broken
+                if all(w in (path + " " + " ".join(problems)).casefold() for w in words)]
+
+    @staticmethod
+    def _broken_prompt(path: str, problems: list[str]) -> Text:
+        text = Text.assemble(("⚠ cannot be played: ", "bold red"), literal(path, "bold", one_line=True))
+        for problem in problems[:3]:
+            text.append("\n")
+            text.append_text(literal(problem, "red", one_line=True))
+        if len(problems) > 3:
+            text.append(f"\n… and {len(problems) - 3} more: run `frontline validate {path}`", "dim")
+        return text
+
     def _fill(self, keep: str | None = None) -> None:
         options = self.query_one("#scenarios", OptionList)
         matches = self._matches()
@@ -151,6 +167,10 @@ class PickerScreen(Screen):
             if i:
                 items.append(None)  # a separator line
             items.append(Option(self._prompt(entry), id=entry.id))
+        for path, problems in self._broken_matches():
+            if items:
+                items.append(None)
+            items.append(Option(self._broken_prompt(path, problems), disabled=True))
         options.add_options(items)
         if matches:
             ids = [e.id for e in matches]
@@ -260,16 +280,16 @@ class PickerScreen(Screen):
 _DIFFICULTY_STYLE = {"easy": "green", "medium": "yellow", "hard": "red"}
 
 
-def read_entries(library) -> tuple[list[Entry], int]:
-    """The valid scenarios of the library as picker entries (the first of a repeated id), and how many
-    files could not be used."""
+def read_entries(library) -> tuple[list[Entry], list[tuple[str, list[str]]]]:
+    """The valid scenarios of the library as picker entries (the first of a repeated id), and the files that
+    cannot be played with their problems (the same ones `frontline validate` prints)."""
     entries: list[Entry] = []
-    broken = 0
+    broken: list[tuple[str, list[str]]] = []
     seen: set[str] = set()
     for loaded in library.scenarios():
         s = loaded.model
         if s is None or loaded.errors:
-            broken += 1
+            broken.append((str(loaded.path), [str(p) for p in (loaded.errors or ["could not be read"])]))
             continue
         if s.id in seen:  # the same id in two folders: the first one found is the one played
             continue
