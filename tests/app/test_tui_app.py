@@ -17,7 +17,7 @@ from helpers.app import (  # noqa: F401  (some are used only by other test modul
     services, type_reply, wait_until,
 )
 from helpers.fakes import FakeScorer
-from textual.widgets import Input
+from textual.widgets import Input, OptionList
 
 from simulator.content.library import Library
 from simulator.scoring.base import ScorerError
@@ -564,3 +564,25 @@ def test_cli_without_a_command_opens_the_picker(monkeypatch, tmp_path):
     assert made and made[0].initial_scenario is None
     assert main(["play", "tire-return", "--trainee", "bo"], services(tmp_path)) == 0
     assert made[1].initial_scenario == "tire-return" and made[1].trainee == "bo"
+
+
+async def test_picker_lists_a_file_it_cannot_offer_with_its_problems(tmp_path):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    source = Path(__file__).resolve().parents[2] / "scenarios" / "tire-return.yaml"
+    bad = folder / "broken.yaml"
+    bad.write_text(source.read_text().replace("id: tire-return", "id: tire-broken", 1)
+                   .replace("to: insists", "to: nowhere", 1))
+    seen = Recorder()
+    app = make_app(services(tmp_path), trainee="sam", library=Library(scenario_dirs=[folder]), deterministic=True)
+    async with app.run_test(size=SIZE, message_hook=seen) as pilot:
+        await wait_until(pilot, lambda: app.screen.entries_loaded, what="the picker")
+        await pilot.pause()
+        entries = picker_entries(app)
+        broken = [e for e in entries if "cannot be played" in e]
+        assert len(broken) == 1 and str(bad) in broken[0] and "no beat with id 'nowhere'" in broken[0]
+        assert not any(e.startswith("Tyre") and "broken" in e for e in entries)  # not offered as playable
+        assert any("cannot be played" in n and "nowhere" in n for n in seen.notifications("warning"))
+        options = app.screen.query_one("#scenarios", OptionList)
+        assert all(not o.disabled for o in options.options if "cannot be played" not in o.prompt.plain)
+        assert all(o.disabled for o in options.options if "cannot be played" in o.prompt.plain)
