@@ -14,6 +14,7 @@ database: callers never hold a database transaction open, and any thread may cal
 
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
@@ -30,9 +31,11 @@ from simulator.engine import Conversation, SessionResult, Turn
 from simulator.errors import StoreError
 from simulator.store import migrations
 from simulator.store.records import (
+    DamagedRecord,
     Override,
     StoredSession,
     StoredTurn,
+    loads,
     override_record,
     session_record,
     turn_record,
@@ -50,6 +53,63 @@ class UnknownSession(StoreError, LookupError):
 
 class UnknownTurn(StoreError, LookupError):
     pass
+
+
+class DamagedSession(StoreError):
+    """Stored sessions whose rows hold values Frontline never writes (edited or damaged outside Frontline)."""
+
+    def __init__(self, problems: list[tuple[int, str]], where: str):
+        self.problems = problems
+        self.session_ids = [sid for sid, _ in problems]
+        first_id, first = problems[0]
+        if len(problems) == 1:
+            head = f"session {first_id} cannot be read: {first}"
+        else:
+            ids = ", ".join(str(sid) for sid in self.session_ids)
+            head = f"sessions {ids} cannot be read (session {first_id}: {first})"
+        super().__init__(
+            f"{head}. The database {where} was changed outside Frontline or is damaged; restore it from a backup. "
+            "Other sessions can still be read one by one (`frontline export ID`; `frontline review` lists them)"
+        )
+
+
+# Rows that fail to load hold damaged values: a column of the wrong type (text where a number belongs, an
+# unparseable date, JSON that is not JSON or not the shape Frontline writes).
+_DAMAGE = (DamagedRecord, ValueError, TypeError, LookupError, AttributeError, ArithmeticError)
+
+MAX_ID = 2**63 - 1
+"""Ids are 64-bit; a larger (or negative) number names no row, so it is never sent to the database."""
+
+
+def _valid_id(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ID
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def unstorable(text: object) -> str | None:
+    """Why no back-end can store `text` (PostgreSQL refuses NUL; neither encodes a lone surrogate), else None.
+    Looks inside lists and dicts too."""
+    if isinstance(text, str):
+        found = _UNSTORABLE.search(text)
+        if found is None:
+            return None
+        if found.group() == "\x00":
+            return "contains a NUL character (\\0)"
+        return f"contains a lone surrogate (\\u{ord(found.group()):04x}), which is not valid text"
+    if isinstance(text, dict):
+        return next((why for item in text.items() for why in map(unstorable, item) if why), None)
+    if isinstance(text, (list, tuple)):
+        return next((why for why in map(unstorable, text) if why), None)
+    return None
+
+
+def check_storable(what: str, text: object) -> None:
+    """StoreError before anything is written if `text` cannot be stored the same way on every back-end."""
+    why = unstorable(text)
+    if why:
+        raise StoreError(f"{what} {why}, which the database cannot store; retype it without that character")
 
 
 # -- where the database is ---------------------------------------------------------------------------------------
@@ -112,14 +172,14 @@ def _make_engine(url: sa.URL) -> sa.Engine:
                 f"cannot open the SQLite database {database}: the folder {Path(database).parent} does not exist; "
                 "create it or give another --db"
             )
-        engine = sa.create_engine(url, **kwargs)
+        engine = sa.create_engine(url, json_deserializer=loads, **kwargs)
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
     connect_args: dict[str, Any] = {}
     if "connect_timeout" not in url.query:
         connect_args["connect_timeout"] = PG_CONNECT_TIMEOUT_S
-    return sa.create_engine(url, connect_args=connect_args, pool_pre_ping=True)
+    return sa.create_engine(url, connect_args=connect_args, pool_pre_ping=True, json_deserializer=loads)
 
 
 def _utcnow() -> datetime:
@@ -238,6 +298,12 @@ class Store:
                   .on_conflict_do_nothing(index_elements=["name"]))
         return s.execute(sa.select(TraineeRow.id).where(TraineeRow.name == name)).scalar_one()
 
+    @staticmethod
+    def _check_turn(turn: Turn) -> None:
+        for name in ("beat", "customer_line", "reply", "evidence", "feedback", "red_flags", "goals_met", "next_beat",
+                     "customer_reaction", "ending", "nearest_model_reply", "model_version", "scores", "levels"):
+            check_storable(f"turn {turn.number}'s {name.replace('_', ' ')}", getattr(turn, name))
+
     def _turn_row(self, session_id: int, turn: Turn) -> TurnRow:
         return TurnRow(
             session_id=session_id, number=turn.number, beat=turn.beat, customer_line=turn.customer_line,
@@ -257,6 +323,14 @@ class Store:
             raise StoreError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
         scenario = conversation.scenario
         scorer_version = scorer_version or next((t.model_version for t in conversation.turns if t.model_version), "")
+        check_storable("the trainee's name", trainee)
+        for what, text in (("the scenario id", scenario.id), ("the scenario title", scenario.title),
+                           ("the scenario's setting", scenario.setting.business), ("the rubric id", conversation.rubric.id),
+                           ("the opening line", conversation.opening), ("the scorer version", scorer_version),
+                           ("the content hash", content_hash)):
+            check_storable(what, text)
+        for turn in conversation.turns:
+            self._check_turn(turn)
         with self._errors("starting a session"), self._write() as s, s.begin():
             row = SessionRow(
                 trainee_id=self._trainee_id(s, trainee), scenario_id=scenario.id, scenario_title=scenario.title,
@@ -273,6 +347,9 @@ class Store:
 
     def record_turn(self, session_id: int, turn: Turn) -> int:
         """Commit one scored turn; returns the turn's id."""
+        if not _valid_id(session_id):
+            raise UnknownSession(f"no session with id {session_id}")
+        self._check_turn(turn)
         with self._errors("saving a turn"), self._write() as s, s.begin():
             row = s.get(SessionRow, session_id)
             if row is None:
@@ -291,6 +368,11 @@ class Store:
             return turn_row.id
 
     def finish_session(self, session_id: int, result: SessionResult) -> None:
+        if not _valid_id(session_id):
+            raise UnknownSession(f"no session with id {session_id}")
+        for what, text in (("the ending", result.ending), ("the ending summary", result.ending_summary),
+                           ("the ending kind", result.ending_kind), ("the averages", result.averages)):
+            check_storable(what, text)
         with self._errors("finishing a session"), self._write() as s, s.begin():
             row = s.get(SessionRow, session_id)
             if row is None:
@@ -312,10 +394,18 @@ class Store:
             raise StoreError("an override needs the reviewer's name")
         if isinstance(level, bool) or not isinstance(level, int) or level < 0:
             raise StoreError(f"a level is a whole number from 0 up, not {level!r}")
+        check_storable("the reviewer's name", reviewer)
+        check_storable("the comment", comment or "")
+        check_storable("the criterion", criterion)
+        if not _valid_id(turn_id):
+            raise UnknownTurn(f"no turn with id {turn_id}")
         with self._errors("saving an override"), self._write() as s, s.begin():
             turn = s.get(TurnRow, turn_id)
             if turn is None:
                 raise UnknownTurn(f"no turn with id {turn_id}")
+            if not isinstance(turn.levels, dict) or not all(isinstance(v, int) for v in turn.levels.values()):
+                raise DamagedSession([(turn.session_id, f"turn {turn.number}'s levels are {turn.levels!r:.60}, not "
+                                                        "a JSON object of whole numbers")], self.display_url)
             if criterion not in turn.levels:
                 raise StoreError(
                     f"turn {turn_id} has no criterion {criterion!r}; it has {', '.join(turn.levels)}"
@@ -329,6 +419,10 @@ class Store:
             return override_record(row)
 
     def mark_reviewed(self, session_id: int, reviewer: str, *, reviewed: bool = True) -> None:
+        if reviewed:
+            check_storable("the reviewer's name", reviewer)
+        if not _valid_id(session_id):
+            raise UnknownSession(f"no session with id {session_id}; `frontline review` lists them")
         with self._errors("marking a session reviewed"), self._write() as s, s.begin():
             row = s.get(SessionRow, session_id)
             if row is None:
@@ -346,7 +440,35 @@ class Store:
                           .where(TurnRow.session_id == SessionRow.id).correlate(SessionRow).scalar_subquery())
         return turn_count, override_count
 
-    def _query(self, s: Session, stmt, with_turns: bool) -> list[StoredSession]:
+    def _query(self, s: Session, stmt, with_turns: bool,
+               damaged: list[DamagedSession] | None = None) -> list[StoredSession]:
+        """The sessions `stmt` selects. If a row will not load (a damaged value), each session is loaded on its
+        own: the damaged ones are appended to `damaged` (one DamagedSession naming them all), or raised when
+        `damaged` is None."""
+        try:
+            return self._load(s, stmt, with_turns)
+        except _DAMAGE:
+            s.rollback()
+        ids = list(s.execute(stmt.with_only_columns(SessionRow.id)).scalars())
+        found: list[StoredSession] = []
+        problems: list[tuple[int, str]] = []
+        for session_id in ids:
+            s.expunge_all()
+            try:
+                found += self._load(s, sa.select(SessionRow).where(SessionRow.id == session_id), with_turns)
+            except _DAMAGE as exc:
+                s.rollback()
+                detail = str(exc) if isinstance(exc, DamagedRecord) else (
+                    f"a stored value will not load ({type(exc).__name__}: {exc})")
+                problems.append((session_id, detail))
+        if problems:
+            error = DamagedSession(problems, self.display_url)
+            if damaged is None:
+                raise error
+            damaged.append(error)
+        return found
+
+    def _load(self, s: Session, stmt, with_turns: bool) -> list[StoredSession]:
         turn_count, override_count = self._counts()
         stmt = stmt.add_columns(turn_count, override_count)
         if with_turns:
@@ -370,9 +492,13 @@ class Store:
         with_turns: bool = False,
         newest_first: bool = True,
         limit: int | None = None,
+        damaged: list[DamagedSession] | None = None,
     ) -> list[StoredSession]:
         """Sessions matching every filter given. `since`/`until` are inclusive; a date means the whole day.
-        `passed` True/False keeps finished sessions that passed/failed."""
+        `passed` True/False keeps finished sessions that passed/failed. A session whose stored values are
+        damaged raises DamagedSession; with a `damaged` list it is left out and the error appended there."""
+        if unstorable(trainee) or unstorable(scenario):
+            return []  # no stored name holds a NUL or a lone surrogate (and PostgreSQL would refuse the query)
         stmt = sa.select(SessionRow).join(TraineeRow, SessionRow.trainee_id == TraineeRow.id)
         if trainee:
             stmt = stmt.where(TraineeRow.name == trainee)
@@ -396,10 +522,13 @@ class Store:
         if limit is not None:
             stmt = stmt.limit(limit)
         with self._errors("reading sessions"), self._reader() as s:
-            return self._query(s, stmt, with_turns)
+            return self._query(s, stmt, with_turns, damaged)
 
     def session(self, session_id: int) -> StoredSession:
-        """One session with its turns and their overrides; UnknownSession if there is none with that id."""
+        """One session with its turns and their overrides; UnknownSession if there is none with that id,
+        DamagedSession if its stored values are damaged."""
+        if not _valid_id(session_id):
+            raise UnknownSession(f"no session with id {session_id}; `frontline review` lists the sessions")
         with self._errors("reading a session"), self._reader() as s:
             found = self._query(s, sa.select(SessionRow).where(SessionRow.id == session_id), True)
         if not found:
@@ -407,15 +536,25 @@ class Store:
         return found[0]
 
     def turn(self, turn_id: int) -> StoredTurn:
+        if not _valid_id(turn_id):
+            raise UnknownTurn(f"no turn with id {turn_id}")
         with self._errors("reading a turn"), self._reader() as s:
-            row = s.execute(sa.select(TurnRow).where(TurnRow.id == turn_id)
-                            .options(selectinload(TurnRow.reviews))).scalar_one_or_none()
-            if row is None:
+            session_id = s.execute(sa.select(TurnRow.session_id).where(TurnRow.id == turn_id)).scalar_one_or_none()
+            if session_id is None:
                 raise UnknownTurn(f"no turn with id {turn_id}")
-            return turn_record(row)
+            try:
+                row = s.execute(sa.select(TurnRow).where(TurnRow.id == turn_id)
+                                .options(selectinload(TurnRow.reviews))).scalar_one()
+                return turn_record(row)
+            except _DAMAGE as exc:
+                raise DamagedSession([(session_id, str(exc) if isinstance(exc, DamagedRecord) else
+                                       f"a stored value will not load ({type(exc).__name__}: {exc})")],
+                                     self.display_url) from None
 
     def best_results(self, trainee: str) -> dict[str, float]:
-        """Best overall score of the trainee's finished sessions, per scenario id."""
+        """Best overall score of the trainee's finished sessions, per scenario id (damaged scores left out)."""
+        if unstorable(trainee):
+            return {}
         stmt = (
             sa.select(SessionRow.scenario_id, sa.func.max(SessionRow.overall))
             .join(TraineeRow, SessionRow.trainee_id == TraineeRow.id)
@@ -423,10 +562,14 @@ class Store:
             .group_by(SessionRow.scenario_id)
         )
         with self._errors("reading results"), self._reader() as s:
-            return {scenario_id: float(best) for scenario_id, best in s.execute(stmt).all()}
+            rows = s.execute(stmt).all()
+        return {scenario_id: float(best) for scenario_id, best in rows
+                if isinstance(best, (int, float)) and not isinstance(best, bool)}
 
     def last_unfinished(self, trainee: str, scenario_id: str) -> StoredSession | None:
         """The trainee's newest unfinished session of the scenario, with its turns; None if there is none."""
+        if unstorable(trainee) or unstorable(scenario_id):
+            return None
         stmt = (
             sa.select(SessionRow).join(TraineeRow, SessionRow.trainee_id == TraineeRow.id)
             .where(TraineeRow.name == trainee, SessionRow.scenario_id == scenario_id, SessionRow.ended_at.is_(None))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, Callable
 
 from simulator.content.rubric import Rubric
 from simulator.engine import Turn
@@ -115,7 +117,100 @@ class StoredSession:
         return {c: sum(t.scores[c] for t in self.turns) / len(self.turns) for c in self.turns[0].scores}
 
 
+# -- checking what was read ------------------------------------------------------------------------------------
+
+
+class DamagedRecord(ValueError):
+    """A stored value that is not what Frontline wrote (the database was edited or damaged outside Frontline)."""
+
+
+class NotJSON:
+    """What a JSON column holding text that is not JSON reads as (see `loads`), so the check below can name the
+    column instead of the whole query failing."""
+
+    def __init__(self, text: object):
+        self.text = text
+
+    def __repr__(self) -> str:
+        return f"{_short(self.text)} (not JSON)"
+
+
+def loads(text: str | bytes) -> Any:
+    """The engines' JSON reader: like json.loads, but text that is not JSON reads as a `NotJSON`."""
+    try:
+        return json.loads(text)
+    except (ValueError, TypeError):
+        return NotJSON(text)
+
+
+def _short(value: object) -> str:
+    shown = repr(value)
+    return shown if len(shown) <= 60 else shown[:57] + "..."
+
+
+def _is_int(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: object) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _is_texts(v: object) -> bool:
+    return isinstance(v, list) and all(isinstance(x, str) for x in v)
+
+
+def _mapping(check: Callable[[object], bool]) -> Callable[[object], bool]:
+    return lambda v: isinstance(v, dict) and all(isinstance(k, str) and check(x) for k, x in v.items())
+
+
+_KINDS: dict[str, tuple[Callable[[object], bool], str]] = {
+    "text": (lambda v: isinstance(v, str), "text"),
+    "int": (_is_int, "a whole number"),
+    "number": (_is_number, "a number"),
+    "bool": (lambda v: isinstance(v, bool), "true or false"),
+    "time": (lambda v: isinstance(v, datetime), "a date and time"),
+    "texts": (_is_texts, "a list of texts"),
+    "numbers": (_mapping(_is_number), "a JSON object of numbers"),
+    "levels": (_mapping(_is_int), "a JSON object of whole numbers"),
+    "evidence": (_mapping(_is_texts), "a JSON object of lists of texts"),
+    "feedback": (_mapping(lambda v: isinstance(v, str)), "a JSON object of texts"),
+}
+
+
+def _check(what: str, row: object, spec: dict[str, str]) -> None:
+    """Raise DamagedRecord if a column of `row` is not of its kind in `spec` ("text", "int?": may be NULL)."""
+    for name, kind in spec.items():
+        value = getattr(row, name)
+        if kind.endswith("?"):
+            if value is None:
+                continue
+            kind = kind[:-1]
+        test, expected = _KINDS[kind]
+        if not test(value):
+            raise DamagedRecord(f"{what}'s {name} is {_short(value)}, not {expected}")
+
+
+_TURN = {
+    "number": "int", "beat": "text", "customer_line": "text", "reply": "text", "scores": "numbers",
+    "levels": "levels", "evidence": "evidence", "feedback": "feedback", "overall": "number", "red_flags": "texts",
+    "goals_met": "texts", "mood_before": "number", "mood_after": "number", "patience_after": "int",
+    "next_beat": "text?", "customer_reaction": "text", "ending": "text?", "nearest_model_reply": "text?",
+    "model_version": "text", "created_at": "time?",
+}
+_REVIEW = {"criterion": "text", "model_level": "int", "level": "int", "comment": "text", "reviewer": "text",
+           "created_at": "time?"}
+_SESSION = {
+    "scenario_id": "text", "scenario_title": "text", "setting": "text", "content_hash": "text", "rubric_id": "text",
+    "model_version": "text", "difficulty": "text", "mode": "text", "seed": "int", "opening": "text",
+    "pass_mark": "number?", "started_at": "time", "ended_at": "time?", "ending": "text?", "ending_kind": "text?",
+    "ending_summary": "text?", "overall": "number?", "passed": "bool?", "averages": "numbers?",
+    "reviewed_by": "text?", "reviewed_at": "time?",
+}
+
+
 def override_record(row: ReviewRow) -> Override:
+    _check(f"override {row.id}", row, _REVIEW)
     return Override(
         id=row.id, turn_id=row.turn_id, criterion=row.criterion, model_level=row.model_level, level=row.level,
         comment=row.comment, reviewer=row.reviewer, created_at=row.created_at,
@@ -123,6 +218,11 @@ def override_record(row: ReviewRow) -> Override:
 
 
 def turn_record(row: TurnRow) -> StoredTurn:
+    what = f"turn {row.number}" if _is_int(row.number) else f"turn (id {row.id})"
+    _check(what, row, _TURN)
+    if set(row.scores) != set(row.levels):
+        raise DamagedRecord(f"{what}'s scores and levels name different criteria ({_short(sorted(row.scores))} "
+                            f"and {_short(sorted(row.levels))})")
     history = tuple(override_record(r) for r in row.reviews)
     in_force: dict[str, Override] = {}
     for item in history:
@@ -140,6 +240,11 @@ def turn_record(row: TurnRow) -> StoredTurn:
 
 def session_record(row: SessionRow, *, turn_count: int, override_count: int,
                     turns: tuple[StoredTurn, ...] = ()) -> StoredSession:
+    _check("the session", row, _SESSION)
+    if row.ended_at is not None and row.overall is None:
+        raise DamagedRecord("the session has ended but its overall score is empty (NULL)")
+    if not isinstance(row.trainee.name, str):
+        raise DamagedRecord(f"its trainee's name is {_short(row.trainee.name)}, not text")
     return StoredSession(
         id=row.id, trainee=row.trainee.name, scenario_id=row.scenario_id, scenario_title=row.scenario_title,
         setting=row.setting, content_hash=row.content_hash, rubric_id=row.rubric_id,
