@@ -77,6 +77,13 @@ def read_replies(source: str, services: Services) -> list[str]:
 def cmd_play(args, services: Services) -> int:
     library = args.library
     loaded = library.find_scenario(args.scenario)
+    if args.watch:
+        if args.replies is not None:
+            raise UsageError("--watch plays on screen while you edit; leave out --replies")
+        from simulator.tui.launch import run_play
+
+        # A file with problems still opens: the app shows them and starts once the file is fixed.
+        return run_play(args, services, scenario_id=str(loaded.path))
     scenario = library.require(loaded)
     rubric = library.rubric_for(loaded)
     if args.replies is None:
@@ -194,4 +201,7 @@ def register(sub) -> None:
     add_session_options(p, top_level=False)
     p.add_argument("--no-save", action="store_true", help="do not store this session")
     p.add_argument("--resume", action="store_true", help="continue your last unfinished session of SCENARIO")
+    p.add_argument("--watch", action="store_true",
+                   help="play while you write: reload SCENARIO on every save and replay your replies on it "
+                        "(nothing is stored)")
     p.set_defaults(handler=cmd_play)

@@ -57,5 +57,6 @@ def run_play(args: Any, services: Any, scenario_id: str) -> int:
         library=_library(args),
         resume=bool(getattr(args, "resume", False)),
         save=not getattr(args, "no_save", False),
+        watch=bool(getattr(args, "watch", False)),
     )
     return _run(app)

@@ -11,6 +11,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from textual import work
@@ -23,7 +24,7 @@ from simulator.content.library import Library
 from simulator.content.scenario import DIFFICULTIES, MODES
 from simulator.errors import ContentError, FrontlineError
 from simulator.session import PracticeSession, StoreLink, login_name
-from simulator.tui.trainee.messages import ScorerLoaded, ScorerLoadFailed
+from simulator.tui.trainee.messages import ScorerLoaded, ScorerLoadFailed, WatchReplayed
 
 FIXED_NOW = datetime(2025, 1, 6, 9, 30)
 """The clock of the deterministic (test) profile."""
@@ -67,6 +68,7 @@ class FrontlineApp(App[int]):
         deterministic: bool = False,
         resume: bool = False,
         save: bool = True,
+        watch: bool = False,
     ) -> None:
         super().__init__()
         if mode not in MODES:
@@ -82,11 +84,18 @@ class FrontlineApp(App[int]):
         self.seed = seed
         self.deterministic = deterministic
         self.resume_first = resume
+        self.watching = watch and scenario_id is not None
+        """--watch: reload the scenario file on save and replay the conversation on it (nothing is stored)."""
+        self._watched: tuple = ()
+        self._reload_pending = False
+        if self.watching:
+            self.sub_title = f"watching {scenario_id}"
         self.scorer: Any = None
         self._loading_started = False
         self.scorer_error = ""
         self.scorer_seconds: float | None = None
-        self.link = StoreLink(services.open_store if save else None, warn=self._warn_from_any_thread)
+        self.link = StoreLink(services.open_store if save and not self.watching else None,
+                              warn=self._warn_from_any_thread)
         self.launched_at = time.perf_counter()
         self.first_screen_at: float | None = None
         if deterministic:
@@ -106,6 +115,9 @@ class FrontlineApp(App[int]):
     # -- start-up --------------------------------------------------------------------------------------------
 
     def on_mount(self) -> None:
+        if self.watching:
+            self._watched = self._watch_stamps()
+            self.set_interval(0.5, self.check_watched_files)
         if self.initial_scenario is not None:
             self.start_session(self.initial_scenario, difficulty=self.difficulty, mode=self.mode,
                                resume=self.resume_first, fallback_to_picker=True)
@@ -178,6 +190,9 @@ class FrontlineApp(App[int]):
         self.scorer_seconds = message.seconds
         self.scorer_error = ""
         self.scorer_state = "ready"
+        if self._reload_pending:
+            self._reload_pending = False
+            self.reload_watched()
 
     def on_scorer_load_failed(self, message: ScorerLoadFailed) -> None:
         error = message.error
@@ -185,6 +200,113 @@ class FrontlineApp(App[int]):
         self.scorer_state = "failed"
         self.notify(f"The scoring model could not be loaded: {self.scorer_error}", title="Scoring model",
                     severity="error", timeout=10, markup=False)
+
+    # -- --watch: play while writing ------------------------------------------------------------------------
+
+    def _watched_files(self) -> list[Path]:
+        """The scenario file being played and the rubric file it is scored with."""
+        files = []
+        try:
+            loaded = self.library.find_scenario(self.initial_scenario)
+        except ContentError:
+            return files
+        files.append(loaded.path)
+        if loaded.model is not None:
+            try:
+                files.append(self.library.find_rubric(loaded.model.rubric).path)
+            except ContentError:
+                pass
+        return files
+
+    def _watch_stamps(self) -> tuple:
+        stamps = []
+        for path in self._watched_files():
+            try:
+                st = path.stat()
+                stamps.append((str(path), st.st_mtime_ns, st.st_size))
+            except OSError:
+                stamps.append((str(path), None, None))
+        return tuple(stamps)
+
+    def check_watched_files(self) -> None:
+        """Polled twice a second with --watch: reload when the scenario or its rubric changed on disk."""
+        stamps = self._watch_stamps()
+        if stamps != self._watched:
+            self._watched = stamps
+            self.reload_watched()
+
+    def reload_watched(self) -> None:
+        """Load the edited scenario; show its problems, or replay the conversation so far on it."""
+        from simulator.tui.trainee.screens.play import PlayScreen
+
+        play = self._play_screen()
+        try:
+            loaded = self.library.find_scenario(self.initial_scenario)
+            problems = [str(p) for p in loaded.errors] or ([] if loaded.model else [f"{loaded.path}:1:1: cannot be read"])
+        except ContentError as exc:
+            problems = [str(p) for p in exc.problems]
+        if problems:
+            if isinstance(play, PlayScreen):
+                play.show_problems(problems)
+            self.notify("\n".join(problems[:3]), title="The scenario has problems", severity="error", timeout=10,
+                        markup=False)
+            return
+        if play is None:  # it could not be started before: now it can
+            self.start_session(self.initial_scenario, difficulty=self.difficulty, mode=self.mode)
+            return
+        if self.scorer is None:
+            self._reload_pending = True
+            return
+        replies = [turn.reply for turn in play.session.turns]
+        self._replay(loaded, replies, play.setup)
+
+    @work(thread=True, exit_on_error=False, exclusive=True, group="watch-replay")
+    def _replay(self, loaded: Any, replies: list[str], setup: Setup) -> None:
+        """Off the UI thread: the same seed, difficulty and replies, played again on the edited scenario."""
+        session, replayed, problem = None, 0, None
+        try:
+            scenario = self.library.require(loaded)
+            rubric = self.library.rubric_for(loaded)
+            session = PracticeSession.start(scenario, rubric, trainee=self.trainee, seed=setup.seed,
+                                            difficulty=setup.difficulty, mode=setup.mode,
+                                            content_hash=loaded.content_hash, scorer=self.scorer, link=self.link)
+            for reply in replies:
+                if session.finished:
+                    problem = (f"The conversation now ends after {replayed} of your {len(replies)} replies; "
+                               "the rest were not replayed.")
+                    break
+                session.submit(reply)
+                replayed += 1
+        except Exception as exc:  # a line that fails to render at this point, a scorer error, …
+            problem = f"{loaded.path}: replaying stopped after {replayed} of {len(replies)} replies: {exc}"
+            if session is not None and session.turns and len(session.turns) != replayed:
+                session = None
+        self.post_message(WatchReplayed(session, replies, replayed, problem))
+
+    def on_watch_replayed(self, message: WatchReplayed) -> None:
+        from simulator.tui.trainee.screens.play import PlayScreen
+
+        play = self._play_screen()
+        if message.session is None:
+            if play is not None:
+                play.show_problems([message.problem or "The edited scenario could not be replayed."])
+            return
+        draft = play.query_one("#reply").value if play is not None else ""
+        conversation = message.session.conversation
+        setup = Setup(scenario_id=conversation.scenario.id, difficulty=conversation.difficulty.value,
+                      mode=message.session.mode, seed=conversation.seed,
+                      content_hash=message.session.content_hash)
+        screen = PlayScreen(message.session, setup=setup)
+        self._show(screen)
+
+        def restore() -> None:
+            if draft and not screen.finished:
+                screen.query_one("#reply").value = draft
+            if message.problem:
+                screen.show_problems([message.problem], heading="Reloaded, but not every reply could be replayed:")
+
+        self.call_after_refresh(restore)
+        self.notify(f"Reloaded: replayed {message.replayed} of {len(message.replies)} replies.", markup=False)
 
     def reload_scorer(self) -> None:
         if self.scorer_state == "ready":
@@ -368,6 +490,7 @@ def make_app(
     deterministic: bool = False,
     resume: bool = False,
     save: bool = True,
+    watch: bool = False,
 ) -> FrontlineApp:
     """The app. `scenario_id` opens the play screen directly (else the picker); `deterministic` is the test
     profile: no cursor blink or animations, a fixed clock, the given seed."""
@@ -382,4 +505,5 @@ def make_app(
         deterministic=deterministic,
         resume=resume,
         save=save,
+        watch=watch,
     )

@@ -82,3 +82,17 @@ class SessionFinished(Message):
         super().__init__()
         self.result = result
         self.session_id = session_id
+
+
+class WatchReplayed(Message):
+    """--watch: the edited scenario loaded and the conversation was replayed on it (off the UI thread).
+
+    `session` is the new session; `replayed` how many of the earlier replies it took; `problem` says why the
+    rest were not replayed (the conversation now ends sooner, or a line failed), if any."""
+
+    def __init__(self, session: Any, replies: list[str], replayed: int, problem: str | None) -> None:
+        super().__init__()
+        self.session = session
+        self.replies = replies
+        self.replayed = replayed
+        self.problem = problem

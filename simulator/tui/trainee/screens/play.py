@@ -84,6 +84,7 @@ class PlayScreen(Screen):
         yield Header()
         with Horizontal(id="play-body"):
             with Vertical(id="main"):
+                yield Static(id="watch-problems")
                 yield ConversationLog(id="log")
                 yield ModelStatus(id="model-status")
                 yield Static(id="play-status")
@@ -115,6 +116,7 @@ class PlayScreen(Screen):
         scenario = c.scenario
         self.title = clean(scenario.title, one_line=True)
         self.query_one("#to-debrief").display = False
+        self.show_problems([])
         self._write_brief()
         log = self.query_one(ConversationLog)
         for turn in c.turns:  # a resumed session: show what was said so far
@@ -182,6 +184,20 @@ class PlayScreen(Screen):
                 meter.show(turns[-1].scores[criterion.id], avg)
         self.query_one(GoalChecklist).show([(g.id, g.description) for g in c.scenario.goals], c.goals_met,
                                            hidden=self.test_mode)
+
+    def show_problems(self, problems: list[str], heading: str = "") -> None:
+        """--watch: the edited file's problems (FILE:LINE:COL lines) above the conversation; [] hides them."""
+        panel = self.query_one("#watch-problems", Static)
+        panel.display = bool(problems)
+        if problems:
+            text = Text(heading or "The scenario file has problems; the conversation goes on as it was:",
+                        style="bold")
+            for line in problems[:8]:
+                text.append("\n")
+                text.append_text(literal(line, one_line=True))
+            if len(problems) > 8:
+                text.append(f"\n… and {len(problems) - 8} more (frontline validate shows them all)", "dim")
+            panel.update(text)
 
     def _update_status(self) -> None:
         status = self.query_one("#play-status", Static)
