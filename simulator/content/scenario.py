@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -119,6 +119,67 @@ class Ending(_Strict):
     """One sentence for the debrief on what this ending means."""
 
 
+class CaseExpectation(_Strict):
+    ending: Identifier
+    """The ending the case must reach: an ending id, or a kind (resolved, walked_out, escalated)."""
+    passed: bool | None = None
+    """If given, whether the session must pass (true) or fail (false)."""
+
+
+class ScriptedCase(_Strict):
+    name: str = Field(min_length=1)
+    """What the case shows, e.g. "owns it and calls the car centre"; failures are reported under this name."""
+    replies: list[str] = Field(min_length=1)
+    """The trainee's replies in order, from the opening, as plain text (scored by the real model, like `play`)."""
+    difficulty: Difficulty | None = None
+    """The difficulty to play at; the scenario's own when left out."""
+    seed: int = Field(default=0, ge=0, le=2**63 - 1)
+    """Seed for the customer's line variants (as `frontline play --seed`)."""
+    expect: CaseExpectation
+    """Where the replies must lead. The case also fails if the replies run out first, or some are left over."""
+
+
+class TraineeProfile(_Strict):
+    name: ScenarioId
+    """A built-in profile (ideal, cold-but-competent, scripted, repeating, hostile) to change its expectations,
+    or a new name for a profile of your own."""
+    scores: dict[Identifier, Annotated[float, Field(ge=0, le=1)]] | None = None
+    """Your own profile's score for every reply, per criterion (0–1); criteria left out score 0.5."""
+    goals: Literal["all", "none"] | list[Identifier] | None = None
+    """Which goals the profile's replies meet: all, none or a list of goal ids. A goal is met on the first
+    beat whose transitions test it (`goals.<id>`); a goal no transition tests is met with the first reply.
+    Default: none."""
+    red_flag: bool | None = None
+    """Whether every reply raises a red flag (the rubric's first). Default: false."""
+    may_reach: list[Identifier] | None = None
+    """Endings (ids or kinds) the profile may reach; reaching any other fails. Left out: any."""
+    must_not_reach: list[Identifier] | None = None
+    """Endings (ids or kinds) the profile must never reach."""
+    must_pass: bool | None = None
+    """true: every run of the profile must pass."""
+    must_not_pass: bool | None = None
+    """true: no run of the profile may pass."""
+    known_issue: str | None = Field(default=None, min_length=1)
+    """Why the scenario breaks this profile's expectations for now. Its failures are then printed as known
+    issues and do not fail `frontline test`; once the profile meets its expectations, the stale note fails."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "TraineeProfile":
+        if self.must_pass and self.must_not_pass:
+            raise ValueError("a profile cannot have both `must_pass: true` and `must_not_pass: true`")
+        return self
+
+
+class ScenarioTests(_Strict):
+    cases: list[ScriptedCase] = Field(default_factory=list)
+    """Scripted replies and the ending they must reach, played with the real scorer (`frontline test`)."""
+    profiles: list[TraineeProfile] = Field(default_factory=list)
+    """Trainees with fixed scores, played at every difficulty: expectations for the built-in profiles, and
+    profiles of your own."""
+    explore: bool = True
+    """Whether `frontline test` searches the beat graph for unreachable endings and trap beats."""
+
+
 class Scenario(_Strict):
     id: ScenarioId
     """Stable id, used on the command line: `frontline play <id>`."""
@@ -150,6 +211,8 @@ class Scenario(_Strict):
     """Ending taken when the customer's patience runs out."""
     on_turn_limit: Identifier
     """Ending taken when the turn limit is reached."""
+    tests: ScenarioTests | None = None
+    """The scenario's own tests, run by `frontline test`: scripted cases, trainee profiles, graph exploration."""
 
     @model_validator(mode="after")
     def _unique_ids(self) -> "Scenario":
