@@ -12,6 +12,7 @@ from pathlib import Path
 
 from simulator.errors import EXIT_OK, UsageError
 from simulator.services import Services
+from simulator.terminal import clean
 
 
 def _date(flag: str):
@@ -24,10 +25,13 @@ def _date(flag: str):
     return parse
 
 
-def _write(text: str, out: str | None, services: Services) -> str:
-    """Write to the file `out` ('-' or None: stdout); returns where it went, for messages."""
+def _write(text: str, out: str | None, services: Services, fmt: str) -> str:
+    """Write to the file `out` ('-' or None: stdout); returns where it went, for messages. A file gets the exact
+    text; stdout may be a terminal, so there stored text is made inert (JSON losslessly, with \\u escapes)."""
     if out in (None, "-"):
-        services.stdout.write(text)
+        from simulator.reports.exports import for_terminal
+
+        services.stdout.write(for_terminal(text, fmt))
         return "stdout"
     path = Path(out).expanduser()
     try:
@@ -42,14 +46,17 @@ def _write(text: str, out: str | None, services: Services) -> str:
 
 def cmd_review(args, services: Services) -> int:
     from simulator.session import trainee_name
+    from simulator.store.connection import check_storable
 
+    reviewer = trainee_name(args.reviewer)
+    check_storable("--reviewer", reviewer)  # before the app opens: it signs every override with this name
     store = services.open_store()
     try:
         from simulator.tui.review.app import make_review_app
 
         passed = True if args.passed else False if args.failed else None
         app = make_review_app(
-            store, reviewer=trainee_name(args.reviewer), trainee=args.trainee, scenario=args.scenario,
+            store, reviewer=reviewer, trainee=args.trainee, scenario=args.scenario,
             since=args.since, until=args.until, passed=passed, unreviewed=args.unreviewed,
         )
         app.run()
@@ -90,9 +97,9 @@ def cmd_export(args, services: Services) -> int:
             sessions = [store.session(session_id)]
     finally:
         store.close()
-    where = _write(render(sessions, fmt, single=not args.all), args.out, services)
+    where = _write(render(sessions, fmt, single=not args.all), args.out, services, fmt)
     if where != "stdout":
-        services.stderr.write(f"wrote {len(sessions)} session(s) as {fmt} to {where}\n")
+        services.stderr.write(clean(f"wrote {len(sessions)} session(s) as {fmt} to {where}") + "\n")
     return EXIT_OK
 
 
@@ -108,14 +115,14 @@ def cmd_export_labels(args, services: Services) -> int:
     finally:
         store.close()
     rows = label_rows(sessions, include_confirmed=args.include_confirmed)
-    where = _write(to_jsonl(rows), args.out, services)
+    where = _write(to_jsonl(rows), args.out, services, "jsonl")
     # The labels may be on stdout: the summary goes beside them, on stderr, unless they went to a file.
     report = services.stdout if where != "stdout" else services.stderr
     if where != "stdout":
-        report.write(f"wrote {len(rows)} labelled example(s) to {where}\n\n")
+        report.write(clean(f"wrote {len(rows)} labelled example(s) to {where}") + "\n\n")
     else:
         report.write(f"{len(rows)} labelled example(s)\n\n")
-    report.write(agreement_table(sessions))
+    report.write(clean(agreement_table(sessions)))
     return EXIT_OK
 
 
@@ -135,7 +142,7 @@ def cmd_progress(args, services: Services) -> int:
             text = team_report(store)
     finally:
         store.close()
-    services.stdout.write(text)
+    services.stdout.write(clean(text))  # names and ids are cleaned as the report is built; this is the backstop
     return EXIT_OK
 
 

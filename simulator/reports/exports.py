@@ -12,6 +12,7 @@ import functools
 import html
 import io
 import json
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,6 +20,7 @@ from typing import Iterable, Sequence
 
 from simulator import __version__
 from simulator.store import Override, StoredSession, StoredTurn
+from simulator.terminal import clean
 
 FORMATS = ("md", "html", "json", "csv")
 
@@ -145,6 +147,22 @@ def session_dict(session: StoredSession) -> dict:
         "reviewed_at": _iso(session.reviewed_at),
         "turns": [turn_dict(t) for t in session.turns],
     }
+
+
+# Everything `simulator.terminal.clean` would swap that json.dumps(ensure_ascii=False) leaves raw (it escapes
+# only U+0000–U+001F): DEL, C1 controls, line separators, bidi controls, lone surrogates.
+_JSON_RAW_UNSAFE = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def json_for_terminal(text: str) -> str:
+    """JSON text from json.dumps(ensure_ascii=False) made safe to print: what `clean` would swap is written as a
+    \\u escape instead. Such characters only occur inside JSON strings, so the data stays exactly the same."""
+    return _JSON_RAW_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def for_terminal(text: str, fmt: str) -> str:
+    """A rendered export (or JSONL) made safe for a terminal: JSON escaped losslessly, anything else `clean`ed."""
+    return json_for_terminal(text) if fmt in ("json", "jsonl") else clean(text)
 
 
 def to_json(sessions: Sequence[StoredSession], *, single: bool = False) -> str:
@@ -569,7 +587,7 @@ def agreement_table(sessions: Iterable[StoredSession]) -> str:
     criteria, rows = agreement(sessions)
     if not rows:
         return "No reviewed turns yet: agreement between the model and trainers shows once sessions are reviewed.\n"
-    head = ["week", "turns"] + criteria + ["all"]
+    head = ["week", "turns"] + [clean(c, one_line=True) for c in criteria] + ["all"]
     body = []
     for row in rows:
         cells = [row.period, str(len(row.turns))]
@@ -590,7 +608,7 @@ def agreement_table(sessions: Iterable[StoredSession]) -> str:
         for cid in criteria:
             a, b = first.rate(cid), last.rate(cid)
             if a is not None and b is not None:
-                moves.append(f"{cid} {a:.0%} → {b:.0%}")
+                moves.append(f"{clean(cid, one_line=True)} {a:.0%} → {b:.0%}")
         if moves:
             lines += ["", f"From {first.period} to {last.period}: " + ", ".join(moves)]
     return "\n".join(lines) + "\n"

@@ -10,8 +10,14 @@ from typing import Sequence
 
 from simulator.reports.exports import criteria_of, local_time
 from simulator.store import Store, StoredSession, StoreError
+from simulator.terminal import clean
 
 CHART_HEIGHT = 16
+
+
+def _shown(text: object) -> str:
+    """Stored or typed text (names, scenario ids, criteria) as one inert line for the report."""
+    return clean("" if text is None else text, one_line=True)
 
 
 def _markers(criteria: Sequence[str]) -> dict[str, str]:
@@ -50,10 +56,10 @@ def chart(sessions: Sequence[StoredSession], criteria: Sequence[str], *, title: 
     step = max(1, (len(xs) + 11) // 12)  # at most about a dozen labelled ticks
     figure.ruler("x").ticks(xs[::step])
     figure.legend(active=False)
-    figure.title(title)
+    figure.title(_shown(title))
     text = figure.build().string(colorless=True)
     figure.clear.all()
-    key = "   ".join(f"{markers[c]} {c}" for c in criteria)
+    key = "   ".join(f"{markers[c]} {_shown(c)}" for c in criteria)
     lines = [line.rstrip() for line in text.splitlines()]
     return "\n".join(lines + [" " * 4 + key]) + "\n"
 
@@ -78,23 +84,23 @@ def trainee_report(store: Store, trainee: str, *, width: int = 78) -> str:
         if trainee not in store.trainees():
             known = ", ".join(store.trainees()) or "none yet"
             raise StoreError(f"no trainee called {trainee!r}; trainees with sessions: {known}")
-        return f"{trainee} has no finished sessions yet.\n"
+        return f"{_shown(trainee)} has no finished sessions yet.\n"
     criteria = criteria_of(sessions)
     passed = sum(1 for s in sessions if s.passed)
-    out = [f"Progress of {trainee}: {len(sessions)} finished session(s), {passed} passed "
+    out = [f"Progress of {_shown(trainee)}: {len(sessions)} finished session(s), {passed} passed "
            f"({passed / len(sessions):.0%})", ""]
     out.append(chart(sessions, criteria, title=f"{trainee}: average score per criterion, by session", width=width))
-    head = ["#", "date", "scenario", "mode", "ending"] + criteria + ["overall", "result"]
+    head = ["#", "date", "scenario", "mode", "ending"] + [_shown(c) for c in criteria] + ["overall", "result"]
     rows = []
     for n, s in enumerate(sessions, 1):
         averages = s.criterion_averages()
-        rows.append([str(n), local_time(s.started_at), s.scenario_id, s.mode, s.ending or ""]
+        rows.append([str(n), local_time(s.started_at), _shown(s.scenario_id), _shown(s.mode), _shown(s.ending)]
                     + [f"{averages[c]:.2f}" if c in averages else "-" for c in criteria]
                     + [f"{s.overall:.2f}" if s.overall is not None else "-", "PASS" if s.passed else "FAIL"])
     out += _table(head, rows, left=5)
     if len(sessions) > 1:
         first, last = sessions[0].criterion_averages(), sessions[-1].criterion_averages()
-        moves = [f"{c} {first[c]:.2f} → {last[c]:.2f} ({last[c] - first[c]:+.2f})"
+        moves = [f"{_shown(c)} {first[c]:.2f} → {last[c]:.2f} ({last[c] - first[c]:+.2f})"
                  for c in criteria if c in first and c in last]
         out += ["", "First to last session: " + ", ".join(moves)]
     return "\n".join(out) + "\n"
@@ -118,13 +124,13 @@ def team_report(store: Store, *, now: datetime | None = None) -> str:
     this_week = [s for s in everything if s.started_at >= monday]
     out = [f"Team progress: {len(names)} trainee(s), {len(finished)} finished session(s), "
            f"{len(this_week)} started this week (since {monday:%a %Y-%m-%d})", ""]
-    head = ["trainee", "sessions", "this week", "pass rate"] + criteria + ["overall", "last session"]
+    head = ["trainee", "sessions", "this week", "pass rate"] + [_shown(c) for c in criteria] + ["overall", "last session"]
     rows = []
 
     def row_for(label: str, mine: list[StoredSession], all_mine: list[StoredSession]) -> list[str]:
         week = sum(1 for s in all_mine if s.started_at >= monday)
         rate = f"{sum(1 for s in mine if s.passed) / len(mine):.0%}" if mine else "-"
-        cells = [label, str(len(mine)), str(week), rate]
+        cells = [_shown(label), str(len(mine)), str(week), rate]
         for c in criteria:
             cells.append(_avg([s.criterion_averages()[c] for s in mine if c in s.criterion_averages()]))
         cells.append(_avg([s.overall for s in mine if s.overall is not None]))
