@@ -16,6 +16,7 @@ from simulator.content.rubric import Rubric
 from simulator.errors import UsageError, print_error
 from simulator.scoring.base import ReplyScore, Scorer, ScoreRequest
 from simulator.scoring.data import json_object
+from simulator.terminal import clean
 
 DEFAULT_RUBRIC = "service"
 BATCH = 32
@@ -115,6 +116,7 @@ def _scorer(args: argparse.Namespace) -> Scorer:
 
 def _cmd_score(args: argparse.Namespace, out: TextIO) -> int:
     """Score one reply, or a JSONL file of them."""
+
     if args.jsonl is not None:
         if args.reply is not None:
             raise UsageError("give either a reply or --jsonl FILE, not both")
@@ -123,34 +125,73 @@ def _cmd_score(args: argparse.Namespace, out: TextIO) -> int:
         raise UsageError('nothing to score: give a reply ("…" --context "…") or --jsonl FILE')
     rubric = resolve_rubric(args.rubric)
     result = _scorer(args).score(ScoreRequest(reply=args.reply, context=args.context, rubric=rubric))
-    out.write(format_score(rubric, result) + "\n")
+    out.write(clean(format_score(rubric, result)) + "\n")  # the reply's own words come back as evidence
     return 0
+
+
+def _decode(data: bytes, name: str) -> str:
+    """UTF-8 bytes as text (a leading byte-order mark dropped); UsageError naming the line otherwise."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise UsageError(f"{name}:{line}: not valid UTF-8 text (byte 0x{data[exc.start]:02x} at byte {column} of "
+                         "the line); save it as UTF-8 and try again") from None
+
+
+def _surrogate(value: Any) -> bool:
+    """Whether a decoded JSON value holds a lone surrogate (from a broken escape such as "\\ud800")."""
+    if isinstance(value, str):
+        return any(0xD800 <= ord(ch) <= 0xDFFF for ch in value)
+    if isinstance(value, dict):
+        return any(_surrogate(k) or _surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_surrogate(v) for v in value)
+    return False
 
 
 def _read_jsonl(source: str, stdin: TextIO) -> list[tuple[int, dict[str, Any]]]:
     if source == "-":
-        text = stdin.read()
         name = "<stdin>"
+        raw = getattr(stdin, "buffer", None)  # bytes, so the check below does not depend on the locale
+        if raw is not None:
+            text = _decode(raw.read(), name)
+        else:
+            try:
+                text = stdin.read()
+            except UnicodeDecodeError as exc:
+                raise UsageError(f"{name}: not valid UTF-8 text ({exc.reason}); give UTF-8 text") from None
     else:
         path = Path(source)
         if not path.is_file():
             raise UsageError(f"{source}: no such file")
-        text = path.read_text(encoding="utf-8", errors="replace")
+        text = _decode(path.read_bytes(), source)
         name = source
     rows: list[tuple[int, dict[str, Any]]] = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Split on newlines only: str.splitlines would also break a line at a U+2028 or U+0085 inside a string.
+    for number, line in enumerate(text.split("\n"), start=1):
+        line = line.removesuffix("\r")
         if not line.strip():
             continue
+        if _surrogate(line):  # undecodable bytes handed over as surrogates (surrogateescape)
+            raise UsageError(f"{name}:{number}: not valid UTF-8 text; save it as UTF-8 and try again")
         row = json_object(line, f"{name}:{number}")  # DataError: reported like a UsageError, exit 2
         for key in ("context", "reply"):
             if not isinstance(row.get(key), str):
                 raise UsageError(f"{name}:{number}: {key!r} must be a string")
+        if _surrogate(row):
+            raise UsageError(f"{name}:{number}: a \\u escape makes a lone surrogate (e.g. \"\\ud800\" without its "
+                             "pair), which is not text; fix or remove it")
         rows.append((number, row))
     return rows
 
 
 def _score_jsonl(args: argparse.Namespace, out: TextIO) -> int:
     rows = _read_jsonl(args.jsonl, args.services.stdin)  # every line is checked before anything is scored or printed
+    from simulator.reports.exports import json_for_terminal
     rubric = resolve_rubric(args.rubric)
     scorer = _scorer(args)
     for start in range(0, len(rows), BATCH):
@@ -165,7 +206,7 @@ def _score_jsonl(args: argparse.Namespace, out: TextIO) -> int:
                 "overall": round(result.overall, 4),
                 "red_flags": list(result.red_flags),
             }
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            out.write(json_for_terminal(json.dumps(record, ensure_ascii=False)) + "\n")
         out.flush()
     return 0
 
@@ -177,6 +218,7 @@ def format_score(rubric: Rubric, result: ReplyScore) -> str:
         cs = result.criteria[criterion.id]
         lines.append(f"  {criterion.name:<{width}}  {cs.score:.2f}  level {cs.level}/{criterion.max_level}")
         for sentence in cs.evidence[:2]:
+            sentence = clean(sentence, one_line=True)
             shown = sentence if len(sentence) <= 100 else sentence[:99] + "…"
             lines.append(f"  {'':<{width}}  ↳ “{shown}”")
         lines.append(f"  {'':<{width}}  {cs.feedback}")
