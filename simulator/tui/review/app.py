@@ -2,7 +2,8 @@
 overrides of any criterion's level on any turn (the model's level stays beside the trainer's), and a reviewed flag.
 
 Every piece of stored text (replies, names, scenario text) is shown as rich `Text`, never parsed as markup, so
-a reply like "[bold]hi[/bold]" shows exactly as typed.
+a reply like "[bold]hi[/bold]" shows exactly as typed, and goes through `clean` (`literal`), so an escape
+sequence in it shows as inert stand-ins (␛…) instead of reaching the terminal.
 
     app = make_review_app(store, reviewer="kim", unreviewed=True)
     app.run()
@@ -25,6 +26,8 @@ from textual.widgets import (
 
 from simulator.reports.exports import criteria_of, local_time, verdict
 from simulator.store import Store, StoredSession, StoredTurn, StoreError
+from simulator.terminal import clean
+from simulator.tui.widgets.text import literal
 
 # Evidence highlight per criterion (rubric order), readable on the dark and light themes alike.
 EVIDENCE_STYLES = ("underline #5fafff", "underline #ff875f", "underline #5fd787", "underline #d787d7",
@@ -58,43 +61,43 @@ def reply_text(turn: StoredTurn, criteria: list[str]) -> Text:
 
     text = Text()
     for piece, owners in evidence_segments(turn.reply, turn.evidence):
-        text.append(piece, style=_style_for(criteria, owners[0]) if owners else "")
+        text.append(clean(piece), style=_style_for(criteria, owners[0]) if owners else "")
     return text
 
 
 def turn_text(session: StoredSession, turn: StoredTurn, criteria: list[str]) -> Text:
     text = Text()
     text.append(f"Turn {turn.number}", style="bold")
-    text.append(f" · {turn.beat} · overall {turn.overall:.2f} · mood {turn.mood_before:.0f} → {turn.mood_after:.0f}"
+    text.append(f" · {clean(turn.beat, one_line=True)} · overall {turn.overall:.2f} · mood {turn.mood_before:.0f} → {turn.mood_after:.0f}"
                 f" · patience {turn.patience_after}\n", style="dim")
     text.append("Customer: ", style="bold")
-    text.append(turn.customer_line + "\n")
-    text.append(f"{session.trainee}: ", style="bold")
+    text.append(clean(turn.customer_line) + "\n")
+    text.append(f"{clean(session.trainee, one_line=True)}: ", style="bold")
     text.append_text(reply_text(turn, criteria))
     text.append("\n")
     width = max((len(c) for c in criteria), default=8)
     for cid in criteria:
         if cid not in turn.levels:
             continue
-        text.append(f"  {cid:<{width}} ", style=_style_for(criteria, cid).replace("underline ", ""))
+        text.append(f"  {clean(cid, one_line=True):<{width}} ", style=_style_for(criteria, cid).replace("underline ", ""))
         text.append(f"{turn.scores[cid]:.2f}  level {turn.levels[cid]}")
         override = turn.overrides.get(cid)
         if override:
             text.append(f"  → trainer level {override.level}", style="bold yellow")
-            text.append(f" ({override.reviewer}, {local_time(override.created_at)})", style="dim")
+            text.append(f" ({clean(override.reviewer, one_line=True)}, {local_time(override.created_at)})", style="dim")
         evidence = turn.evidence.get(cid) or []
         if evidence:
-            text.append("  “" + "”, “".join(evidence) + "”", style="italic dim")
+            text.append(clean("  “" + "”, “".join(evidence) + "”", one_line=True), style="italic dim")
         text.append("\n")
         if override and override.comment:
-            text.append(f"  {'':<{width}} “{override.comment}”\n", style="yellow")
+            text.append(f"  {'':<{width}} “{clean(override.comment, one_line=True)}”\n", style="yellow")
     notes = []
     if turn.red_flags:
         notes.append("red flags: " + ", ".join(turn.red_flags))
     if turn.goals_met:
         notes.append("goals met: " + ", ".join(turn.goals_met))
     if notes:
-        text.append("  " + "; ".join(notes) + "\n", style="bold red" if turn.red_flags else "green")
+        text.append(clean("  " + "; ".join(notes), one_line=True) + "\n", style="bold red" if turn.red_flags else "green")
     text.rstrip()
     return text
 
@@ -102,17 +105,17 @@ def turn_text(session: StoredSession, turn: StoredTurn, criteria: list[str]) -> 
 def session_info(session: StoredSession) -> Text:
     text = Text()
     text.append(f"Session {session.id}", style="bold")
-    text.append(f" · {session.trainee} · {session.scenario_title or session.scenario_id} ({session.scenario_id}) · "
-                f"{local_time(session.started_at)}\n")
+    text.append(clean(f" · {session.trainee} · {session.scenario_title or session.scenario_id} ({session.scenario_id}) · "
+                      f"{local_time(session.started_at)}", one_line=True) + "\n")
     status = verdict(session)
     text.append(status, style={"PASS": "bold green", "FAIL": "bold red"}.get(status, "bold"))
     if session.finished:
-        text.append(f" · overall {session.overall:.2f} (pass mark {(session.pass_mark or 0):.2f}) · ending "
-                    f"{session.ending} ({session.ending_kind})")
-    text.append(f" · {session.mode} · {session.difficulty} · seed {session.seed} · model "
-                f"{session.model_version or 'unknown'}\n")
+        text.append(clean(f" · overall {session.overall:.2f} (pass mark {(session.pass_mark or 0):.2f}) · ending "
+                          f"{session.ending} ({session.ending_kind})", one_line=True))
+    text.append(clean(f" · {session.mode} · {session.difficulty} · seed {session.seed} · model "
+                      f"{session.model_version or 'unknown'}", one_line=True) + "\n")
     if session.reviewed:
-        text.append(f"Reviewed by {session.reviewed_by} on {local_time(session.reviewed_at)}", style="green")
+        text.append(f"Reviewed by {clean(session.reviewed_by or '', one_line=True)} on {local_time(session.reviewed_at)}", style="green")
     else:
         text.append("Not reviewed yet", style="yellow")
     return text
@@ -140,18 +143,18 @@ class OverrideModal(ModalScreen[OverrideResult | None]):
         turn, cid = self.turn, self.criterion
         current = turn.level(cid)
         head = Text()
-        head.append(f"Override {cid} on turn {turn.number}\n", style="bold")
+        head.append(f"Override {clean(cid, one_line=True)} on turn {turn.number}\n", style="bold")
         head.append("Reply: ", style="dim")
-        head.append(turn.reply + "\n")
+        head.append(clean(turn.reply) + "\n")
         head.append(f"Model: level {turn.levels[cid]} (score {turn.scores[cid]:.2f})", style="dim")
         override = turn.overrides.get(cid)
         if override:
-            head.append(f"; trainer {override.reviewer}: level {override.level}", style="dim")
+            head.append(f"; trainer {clean(override.reviewer, one_line=True)}: level {override.level}", style="dim")
         with Vertical(id="override-box"):
             yield Static(head, id="override-head")
             with RadioSet(id="override-levels"):
                 for level, description in self.levels:
-                    label = Text(f"{level}" + (f" — {description}" if description else ""))
+                    label = literal(f"{level}" + (f" — {description}" if description else ""))
                     yield RadioButton(label, value=(level == current))
             yield Input(placeholder="comment: why this level?", id="override-comment")
             yield Static(Text("0–9: pick a level · tab: next field · enter or ctrl+s: save · esc: cancel"),
@@ -225,7 +228,7 @@ class SessionScreen(Screen):
         try:
             self.session = self.review_app.store.session(self.session_id)
         except StoreError as exc:
-            self.app.notify(str(exc), severity="error", markup=False)
+            self.app.notify(clean(str(exc)), severity="error", markup=False)
             self.app.pop_screen()
             return
         self.criteria = criteria_of([self.session])
@@ -237,7 +240,7 @@ class SessionScreen(Screen):
         if self.session.turns:
             widgets.append(Static(classes="closing", id="closing"))
         elif self.session.opening:
-            widgets.append(Static(Text("Customer: " + self.session.opening), classes="closing"))
+            widgets.append(Static(literal("Customer: " + self.session.opening), classes="closing"))
         await transcript.mount_all(widgets)
         self.render_session()
         table.focus()
@@ -251,9 +254,9 @@ class SessionScreen(Screen):
         if session.turns:
             closing = Text()
             closing.append("Customer: ", style="bold")
-            closing.append(session.turns[-1].customer_reaction)
+            closing.append(clean(session.turns[-1].customer_reaction))
             if session.turns[-1].ending:
-                closing.append(f"   [{session.ending or session.turns[-1].ending}]", style="dim")
+                closing.append(clean(f"   [{session.ending or session.turns[-1].ending}]", one_line=True), style="dim")
             self.query_one("#closing", Static).update(closing)
         table = self.query_one("#criteria", DataTable)
         table.clear()
@@ -263,9 +266,9 @@ class SessionScreen(Screen):
                     continue
                 o = turn.overrides.get(cid)
                 table.add_row(
-                    str(turn.number), Text(cid), f"{turn.scores[cid]:.2f}", str(turn.levels[cid]),
-                    str(o.level) if o else "", Text(o.reviewer if o else ""),
-                    local_time(o.created_at) if o else "", Text(o.comment if o else ""),
+                    str(turn.number), literal(cid, one_line=True), f"{turn.scores[cid]:.2f}", str(turn.levels[cid]),
+                    str(o.level) if o else "", literal(o.reviewer if o else "", one_line=True),
+                    local_time(o.created_at) if o else "", literal(o.comment if o else "", one_line=True),
                     key=f"{turn.id}|{cid}",
                 )
         if keep is not None:
@@ -318,10 +321,10 @@ class SessionScreen(Screen):
                 self.review_app.store.override(turn.id, cid, result.level, result.comment, self.review_app.reviewer)
                 self.session = self.review_app.store.session(self.session_id)
             except StoreError as exc:
-                self.notify(str(exc), severity="error", markup=False)
+                self.notify(clean(str(exc)), severity="error", markup=False)
                 return
             self.render_session(keep=key)
-            self.notify(f"{cid} on turn {turn.number}: level {result.level} (model {turn.levels[cid]})")
+            self.notify(f"{clean(cid, one_line=True)} on turn {turn.number}: level {result.level} (model {turn.levels[cid]})")
 
         self.app.push_screen(OverrideModal(turn, cid, levels), saved)
 
@@ -336,7 +339,7 @@ class SessionScreen(Screen):
                                                 reviewed=not self.session.reviewed)
             self.session = self.review_app.store.session(self.session_id)
         except StoreError as exc:
-            self.notify(str(exc), severity="error", markup=False)
+            self.notify(clean(str(exc)), severity="error", markup=False)
             return
         self.render_session(keep=keep)
         self.notify("Marked reviewed" if self.session.reviewed else "Marked not reviewed")
@@ -411,19 +414,21 @@ class SessionListScreen(Screen):
         if table.row_count:
             keep = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
         filters, problems = self._read_filters()
+        damaged: list[StoreError] = []
         try:
-            sessions = self.review_app.store.sessions(**filters)
+            sessions = self.review_app.store.sessions(**filters, damaged=damaged)  # type: ignore[arg-type]
         except StoreError as exc:
-            self.query_one("#list-status", Static).update(Text(str(exc), style="red"))
+            self.query_one("#list-status", Static).update(literal(str(exc), style="red"))
             return
         table.clear()
         for s in sessions:
             status = verdict(s)
             table.add_row(
-                str(s.id), local_time(s.started_at), Text(s.trainee), Text(s.scenario_id), s.mode,
-                Text(s.ending or ""), "" if s.overall is None else f"{s.overall:.2f}",
+                str(s.id), local_time(s.started_at), literal(s.trainee, one_line=True),
+                literal(s.scenario_id, one_line=True), literal(s.mode, one_line=True),
+                literal(s.ending or "", one_line=True), "" if s.overall is None else f"{s.overall:.2f}",
                 Text(status, style={"PASS": "green", "FAIL": "red"}.get(status, "dim")), str(s.turn_count),
-                Text("✓ " + (s.reviewed_by or ""), style="green") if s.reviewed else Text("-", style="dim"),
+                literal("✓ " + (s.reviewed_by or ""), "green", one_line=True) if s.reviewed else Text("-", style="dim"),
                 key=str(s.id),
             )
         if keep is not None:
@@ -434,6 +439,8 @@ class SessionListScreen(Screen):
         status = Text(f"{len(sessions)} session(s) · enter: open · ctrl+f: filters")
         for problem in problems:
             status.append(f" · {problem}", style="red")
+        for error in damaged:  # left out of the list: say which and why
+            status.append(" · " + clean(str(error), one_line=True), style="red")
         self.query_one("#list-status", Static).update(status)
 
     def on_input_changed(self, event: Input.Changed) -> None:
