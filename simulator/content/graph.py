@@ -125,7 +125,8 @@ def _mermaid_id(kind: str, ident: str) -> str:
 def to_mermaid(graph: Graph) -> str:
     s = graph.scenario
     out = ["flowchart TD"]
-    out.append(f'    start(({mermaid_label("start")})) --> {_mermaid_id("beat", graph.opening)}')
+    out.append(f'    start(({mermaid_label("start")}))')
+    out.append(f'    start --> {_mermaid_id("beat", graph.opening)}')
     for beat in s.beats:
         out.append(f"    {_mermaid_id('beat', beat.id)}[{mermaid_label(beat.id)}]")
     for ending in s.endings:
