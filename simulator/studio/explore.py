@@ -26,7 +26,7 @@ from simulator.scoring.base import ReplyScore, build_reply_score
 
 GRID = (0.0, 0.25, 0.5, 0.75, 1.0)
 """Scores each criterion takes in the explored replies (a rubric with more than four criteria uses 0, 0.5, 1)."""
-DEFAULT_BUDGET = 1500
+DEFAULT_BUDGET = 1000
 """Replies applied per difficulty."""
 BREADTH_SHARE = 0.6
 """The share of the budget spent breadth-first; the rest goes to random play-throughs."""
