@@ -88,7 +88,7 @@ persona:                      # the customer
   traits: [organised, polite but firm, short of time]   # a few words on how she talks
 difficulty: medium            # easy | medium | hard: the default; the trainee can pick another
 rubric: @RUBRIC@                # id of the rubric replies are scored with
-pass_mark: 0.7                # average score (0-1) to pass; leave out to use the rubric's pass_threshold
+pass_mark: 0.6                # average score (0-1) to pass; leave out to use the rubric's pass_threshold
 turn_limit: 8                 # most replies before the session ends with on_turn_limit
 
 variables:                    # values her lines can use as {{ order_number }} and {{ gift_day }}
