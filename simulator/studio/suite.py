@@ -108,8 +108,8 @@ def check_tests(scenario: Scenario, yaml: LoadedYaml, file: str, rubric: Rubric)
         return []
     problems: list[Problem] = []
 
-    def at(path: tuple, message: str) -> None:
-        line, col = yaml.mark_for(path)
+    def at(path: tuple, message: str, key: bool = False) -> None:
+        line, col = yaml.mark_for(path, prefer_key=key)
         problems.append(Problem(file, line, col, message))
 
     endings = [e.id for e in scenario.endings]
@@ -148,7 +148,7 @@ def check_tests(scenario: Scenario, yaml: LoadedYaml, file: str, rubric: Rubric)
         for criterion in (profile.scores or {}):
             if criterion not in criteria:
                 at(base + ("scores", criterion), f"rubric {rubric.id!r} has no criterion {criterion!r}"
-                                                 f"{_hint(criterion, criteria)}")
+                                                 f"{_hint(criterion, criteria)}", key=True)
         if isinstance(profile.goals, list):
             for gi, goal in enumerate(profile.goals):
                 if goal not in goals:
