@@ -7,6 +7,7 @@
 from simulator.errors import ResumeError, StoreError
 from simulator.store.connection import (
     URL_HINT,
+    DamagedSession,
     Store,
     UnknownSession,
     UnknownTurn,
@@ -15,6 +16,6 @@ from simulator.store.connection import (
 from simulator.store.records import Override, StoredSession, StoredTurn
 
 __all__ = [
-    "URL_HINT", "Override", "ResumeError", "Store", "StoreError", "StoredSession", "StoredTurn", "UnknownSession",
+    "URL_HINT", "DamagedSession", "Override", "ResumeError", "Store", "StoreError", "StoredSession", "StoredTurn", "UnknownSession",
     "UnknownTurn", "resolve_url",
 ]
