@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import difflib
 import random
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -24,8 +26,13 @@ from simulator.content.templates import evaluate_condition, render_line
 MOOD_SWING = 20.0
 GOAL_MET_BONUS = 8.0
 RED_FLAG_PENALTY = 25.0
-# A reply whose weighted score is below this costs a point of patience; a red flag costs two.
+# A reply whose weighted score is below the difficulty's `poor_reply` mark costs a point of patience; a red flag
+# costs two. Saying the same thing again (or refusing again) costs one more and earns no goodwill.
 POOR_REPLY = 0.4
+REPEAT_SIMILARITY = 0.8
+"""Word-sequence similarity (0–1) at which a reply counts as a repeat of an earlier one."""
+REPEAT_PENALTY = 8.0
+"""Mood a repeated reply or a restated refusal costs (scaled by difficulty), on top of taking no gain."""
 
 
 @dataclass(frozen=True)
@@ -36,12 +43,14 @@ class DifficultyPreset:
     """Multiplies mood gained from a good reply."""
     loss: float
     """Multiplies mood lost from a poor reply: a hard customer pushes back harder."""
+    poor_reply: float = POOR_REPLY
+    """Weighted score under which a reply costs a point of patience: an easy customer forgives more."""
 
 
 DIFFICULTY_PRESETS: dict[Difficulty, DifficultyPreset] = {
-    Difficulty.easy: DifficultyPreset(patience_change=+2, mood_start_change=+10, gain=1.3, loss=0.7),
-    Difficulty.medium: DifficultyPreset(patience_change=0, mood_start_change=0, gain=1.0, loss=1.0),
-    Difficulty.hard: DifficultyPreset(patience_change=-1, mood_start_change=-10, gain=0.7, loss=1.4),
+    Difficulty.easy: DifficultyPreset(patience_change=+2, mood_start_change=+10, gain=1.3, loss=0.7, poor_reply=0.3),
+    Difficulty.medium: DifficultyPreset(patience_change=0, mood_start_change=0, gain=1.0, loss=1.0, poor_reply=0.4),
+    Difficulty.hard: DifficultyPreset(patience_change=-1, mood_start_change=-10, gain=0.7, loss=1.4, poor_reply=0.5),
 }
 
 
@@ -86,6 +95,8 @@ class Turn:
     ending: str | None
     nearest_model_reply: str | None
     model_version: str
+    notes: list[str] = field(default_factory=list)
+    """What the customer noticed beyond the scores: a repeated reply, a restated refusal."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -101,6 +112,10 @@ class SessionResult:
     pass_mark: float
     passed: bool
     turns: int
+    below_floor: list[str] = field(default_factory=list)
+    """Criteria whose average is under their floor (each one fails the session)."""
+    why_not_passed: list[str] = field(default_factory=list)
+    """Every reason the session did not pass, in words for the trainee; empty when it passed."""
 
 
 @dataclass
@@ -112,6 +127,8 @@ class _State:
     customer_line: str = ""
     goals: dict[str, bool] = field(default_factory=dict)
     visits: dict[str, int] = field(default_factory=dict)
+    said: dict[str, list[int]] = field(default_factory=dict)
+    """Per beat, the indexes of the lines already said there (a beat says each line once before any again)."""
     ending: str | None = None
 
 
@@ -210,13 +227,18 @@ class Conversation:
         for goal_id in newly_met:
             state.goals[goal_id] = True
 
+        notes = self._noticed(reply, score)
         swing = (score.overall - 0.5) * 2 * MOOD_SWING
         swing *= self.preset.gain if swing >= 0 else self.preset.loss
+        if notes:  # heard it before: no goodwill for it, and it grates
+            swing = min(swing, 0.0) - REPEAT_PENALTY * self.preset.loss
         swing += GOAL_MET_BONUS * len(newly_met)
         if score.red_flags:
             swing -= RED_FLAG_PENALTY * self.preset.loss
             state.patience -= 2
-        elif score.overall < POOR_REPLY:
+        elif score.overall < self.preset.poor_reply:
+            state.patience -= 1
+        if notes:
             state.patience -= 1
         state.mood = min(100.0, max(0.0, state.mood + swing))
         state.patience = max(0, state.patience)
@@ -262,6 +284,7 @@ class Conversation:
             ending=state.ending,
             nearest_model_reply=score.nearest_model_reply,
             model_version=score.model_version,
+            notes=notes,
         )
         self.turns.append(turn)
         return turn
@@ -275,7 +298,16 @@ class Conversation:
         n = len(self.turns)
         averages = {cid: (sum(t.scores[cid] for t in self.turns) / n if n else 0.0) for cid in ids}
         overall = sum(t.overall for t in self.turns) / n if n else 0.0
-        passed = overall >= self.pass_mark and ending.kind is not EndingKind.walked_out
+        below_floor = [c.id for c in self.rubric.criteria if averages[c.id] < c.floor]
+        why: list[str] = []
+        if overall < self.pass_mark:
+            why.append(f"your replies averaged {overall:.2f}, under the pass mark of {self.pass_mark:.2f}")
+        for cid in below_floor:
+            criterion = self.rubric.criterion(cid)
+            why.append(f"{criterion.name} averaged {averages[cid]:.2f}, under its floor of {criterion.floor:.2f}")
+        if ending.kind is not EndingKind.resolved:
+            why.append(f"the conversation ended {ending.kind.words.lower()}, not resolved")
+        passed = not why
         return SessionResult(
             ending=ending.id,
             ending_kind=ending.kind.value,
@@ -285,12 +317,15 @@ class Conversation:
             pass_mark=self.pass_mark,
             passed=passed,
             turns=n,
+            below_floor=below_floor,
+            why_not_passed=why,
         )
 
     def fork(self) -> "Conversation":
         """An independent copy at this point (turns so far shared, state copied), e.g. to explore what-ifs."""
         twin = copy.copy(self)
-        twin.state = dataclasses.replace(self.state, goals=dict(self.state.goals), visits=dict(self.state.visits))
+        twin.state = dataclasses.replace(self.state, goals=dict(self.state.goals), visits=dict(self.state.visits),
+                                         said={k: list(v) for k, v in self.state.said.items()})
         twin.turns = list(self.turns)
         return twin
 
@@ -312,16 +347,43 @@ class Conversation:
         }
 
     def _arrive(self, beat: Beat) -> str:
-        """Pick and render one of the beat's lines; each visit to a beat draws afresh, reproducibly."""
+        """Pick and render one of the beat's lines, reproducibly from the seed.
+
+        Lines written for this difficulty take precedence over lines for every difficulty, so a hard customer
+        always sounds hard. A line already said on this beat is said again only once every other one has been.
+        """
         visit = self.state.visits.get(beat.id, 0)
         self.state.visits[beat.id] = visit + 1
-        candidates = [
-            v for v in beat.lines if isinstance(v, str) or self.difficulty in v.difficulties
-        ] or list(beat.lines)
+        indexed = list(enumerate(beat.lines))
+        own = [(i, v) for i, v in indexed if isinstance(v, LineVariant) and self.difficulty in v.difficulties]
+        general = [(i, v) for i, v in indexed if isinstance(v, str)]
+        candidates = own or general or indexed
+        said = self.state.said.setdefault(beat.id, [])
+        fresh = [(i, v) for i, v in candidates if i not in said]
+        if not fresh:  # all said: start again, but never the line just said
+            fresh = [(i, v) for i, v in candidates if not said or i != said[-1]] or candidates
         rng = random.Random(f"{self.seed}:{beat.id}:{visit}")
-        variant = rng.choice(candidates)
+        index, variant = rng.choice(fresh)
+        said.append(index)
         text = variant.text if isinstance(variant, LineVariant) else variant
         return render_line(text, self._line_context())
+
+    def _noticed(self, reply: str, score: ReplyScore) -> list[str]:
+        """What the customer notices beyond the scores: the same reply again, or the same refusal again."""
+        notes: list[str] = []
+        words = _words(reply)
+        for earlier in self.turns:
+            if words and _similar(words, _words(earlier.reply)) >= REPEAT_SIMILARITY:
+                notes.append(f"You said nearly the same thing at turn {earlier.number}; repeating yourself tells "
+                             "the customer you are not listening. Answer what they just said.")
+                break
+        refusal = self.rubric.refusal
+        if not notes and refusal and score.levels.get(refusal) == 0:
+            earlier_refusals = [t for t in self.turns if t.levels.get(refusal) == 0]
+            if earlier_refusals:
+                notes.append(f"You refused again (as at turn {earlier_refusals[-1].number}); a second no in other "
+                             "words is still a no. Offer something you can do.")
+        return notes
 
     def _condition_context(self, score: ReplyScore) -> dict[str, Any]:
         return {
@@ -337,8 +399,24 @@ class Conversation:
         }
 
     def _first_transition(self, beat: Beat, score: ReplyScore):
+        """The first transition whose condition holds and, for one that ends the conversation, whose ending's
+        required goals are all met (otherwise it is skipped: no score stands in for a goal)."""
         context = self._condition_context(score)
         for transition in beat.transitions:
+            if transition.end is not None:
+                required = self.scenario.ending(transition.end).requires
+                if any(not self.state.goals.get(goal, False) for goal in required):
+                    continue
             if transition.when is None or evaluate_condition(transition.when, context):
                 return transition
         return None
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9']+", text.lower())
+
+
+def _similar(a: list[str], b: list[str]) -> float:
+    if not a or not b:
+        return 0.0
+    return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()

@@ -200,7 +200,9 @@ class Library:
         if isinstance(parsed.model, Scenario):
             result.problems.extend(check_scenario(parsed.model, parsed.yaml, str(path), rubrics))
             if not result.errors:  # weak content is worth a word only once the file works
-                result.problems.extend(lint_scenario(parsed.model, parsed.yaml, str(path)))
+                rubric = rubrics.get(parsed.model.rubric)
+                levels = {c.id: c.max_level for c in rubric.criteria} if rubric is not None else None
+                result.problems.extend(lint_scenario(parsed.model, parsed.yaml, str(path), max_levels=levels))
         else:
             result.problems.extend(self._checks_despite_shape(parsed, path, rubrics))
         result.problems.sort(key=lambda p: (p.line, p.col, p.message))

@@ -37,6 +37,9 @@ class Criterion(_Strict):
     """What this criterion measures."""
     weight: float = Field(default=1.0, gt=0, le=100)
     """Relative weight in the overall score of a reply."""
+    floor: float = Field(default=0.4, ge=0, le=1)
+    """A session passes only if this criterion's average over its replies reaches this floor (0–1), whatever
+    the overall score: a cold but competent trainee does not pass on ownership alone."""
     levels: list[Level] = Field(min_length=2)
     """From level 0 (worst) upwards; at least two."""
 
@@ -82,6 +85,10 @@ class Rubric(_Strict):
     """The criteria every reply is scored on."""
     red_flags: list[RedFlag] = Field(default_factory=list)
     """Behaviour that fails a turn outright whatever the scores."""
+    refusal_criterion: Identifier | None = None
+    """The criterion whose level 0 means "refuses or deflects" (default: `ownership` when the rubric has one).
+    A reply at that level after an earlier one also at it restates the refusal, and costs the customer's
+    patience."""
 
     @model_validator(mode="after")
     def _unique_ids(self) -> "Rubric":
@@ -90,6 +97,20 @@ class Rubric(_Strict):
             if dupes:
                 raise ValueError(f"{kind} ids must be unique; repeated: {', '.join(dupes)}")
         return self
+
+    @model_validator(mode="after")
+    def _refusal_criterion_exists(self) -> "Rubric":
+        if self.refusal_criterion is not None and self.refusal_criterion not in self.criterion_ids:
+            raise ValueError(f"refusal_criterion {self.refusal_criterion!r} is not one of the criteria "
+                             f"({', '.join(self.criterion_ids)})")
+        return self
+
+    @property
+    def refusal(self) -> str | None:
+        """The criterion whose level 0 is a refusal, if any."""
+        if self.refusal_criterion is not None:
+            return self.refusal_criterion
+        return "ownership" if "ownership" in self.criterion_ids else None
 
     def criterion(self, criterion_id: str) -> Criterion:
         for c in self.criteria:

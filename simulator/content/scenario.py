@@ -117,6 +117,9 @@ class Ending(_Strict):
     """The customer's closing line (a Jinja template)."""
     summary: str = ""
     """One sentence for the debrief on what this ending means."""
+    requires: list[Identifier] = Field(default_factory=list)
+    """Goal ids that must all be met before a transition can end here. A transition to this ending whose goals
+    are not met yet is skipped (the next one is tried), so no score can stand in for the goals."""
 
 
 class CaseExpectation(_Strict):

@@ -47,6 +47,14 @@ class Profile:
     """The scenario's note on why it breaks these expectations for now."""
     declared_at: tuple | None = None
     """The data path of the scenario's entry for this profile, if it has one."""
+    same_reply: bool = False
+    """Every reply is word for word the same (the engine notices repeats); otherwise each reply differs."""
+
+    def reply(self, number: int) -> str:
+        """The text of the profile's reply number `number` (only its repetition matters: scores are fixed)."""
+        if self.same_reply:
+            return f"({self.name})"
+        return f"({self.name}) reply {number} r{number:04x}"  # no two alike enough to count as a repeat
 
     def expectations(self) -> str:
         parts = []
@@ -68,7 +76,7 @@ BUILTIN: dict[str, Profile] = {
         Profile("cold-but-competent", {"empathy": 0.0}, 1.0, "all", False, must_not_pass=True),
         Profile("scripted", {"script_avoidance": 0.0, "empathy": 0.3, "ownership": 0.3}, 0.5, "none", False,
                 must_not_reach=("resolved",), must_not_pass=True),
-        Profile("repeating", {}, 0.5, "none", False, must_not_pass=True),
+        Profile("repeating", {}, 0.5, "none", False, must_not_pass=True, same_reply=True),
         Profile("hostile", {}, 0.0, "none", True, must_not_reach=("resolved",), must_not_pass=True),
     )
 }
@@ -192,7 +200,8 @@ class ProfilePlayer:
             run.path.append(conversation.state.beat)
             while not conversation.finished:
                 beat = conversation.state.beat
-                turn = conversation.apply(f"({profile.name})", self.score(profile, beat, not conversation.turns))
+                reply = profile.reply(len(conversation.turns) + 1)
+                turn = conversation.apply(reply, self.score(profile, beat, not conversation.turns))
                 run.path.append(turn.next_beat or turn.ending or "?")
         except TemplateProblem as exc:
             where = run.path[-1] if run.path else self.scenario.beats[0].id

@@ -15,6 +15,10 @@ from simulator.store import Store, StoreError
 from helpers.store import COLD, WARM, Clock, play, tire, utc  # noqa: F401 (fixtures)
 
 NOW = datetime(2026, 3, 9, 12, 0, tzinfo=timezone.utc)  # the Monday after the sessions below began
+# Eight different things to say: the same reply twice would count as a repeat and cost patience.
+ANN_SAYS = ("Sorry about that", "When did you buy it?", "Let me have a look at the tyre",
+            "I can check our records", "We may not stock these", "The car centre might know",
+            "I could give them a ring", "Anything else I can do?")
 
 
 @pytest.fixture
@@ -24,7 +28,7 @@ def store(_isolated_data_dir, tire):
     # ann improves over five sessions, a day apart; bob plays twice, once this week
     for day, (e, o, sc) in enumerate([(0.3, 0.2, 0.4), (0.5, 0.3, 0.5), (0.6, 0.5, 0.6), (0.8, 0.6, 0.7),
                                       (0.9, 0.8, 0.85)]):
-        play(s, tire, [f"reply {k} #e={e} o={o} s={sc}" for k in range(8)], trainee="ann", seed=day)
+        play(s, tire, [f"{text} #e={e} o={o} s={sc}" for text in ANN_SAYS], trainee="ann", seed=day)
         clock.jump(days=1)
     play(s, tire, COLD, trainee="bob")
     clock.now = NOW
@@ -43,7 +47,8 @@ def _cli(*argv: str) -> tuple[int, str, str]:
 def test_trainee_progress_chart_and_table(store, snapshot):
     report = trainee_report(store, "ann")
     assert report == snapshot
-    assert "Progress of ann: 5 finished session(s), 2 passed (40%)" in report
+    # the fourth session ends with a manager called (escalated): only a resolved ending passes
+    assert "Progress of ann: 5 finished session(s), 1 passed (20%)" in report
     assert "empathy 0.30 → 0.90 (+0.60)" in report
     assert "\x1b[" not in report  # no colour codes: fit for pipes and files
 
@@ -53,10 +58,10 @@ def test_team_summary(store, snapshot):
     assert report == snapshot
     rows = {line.split()[0]: line.split() for line in report.splitlines() if line[:4] in ("ann ", "bob ", "cy  ",
                                                                                           "team")}
-    assert rows["ann"][1:4] == ["5", "0", "40%"]
+    assert rows["ann"][1:4] == ["5", "0", "20%"]
     assert rows["bob"][1:4] == ["2", "1", "50%"]
     assert rows["cy"][1:4] == ["0", "1", "-"]
-    assert rows["team"][1:4] == ["7", "2", "43%"]
+    assert rows["team"][1:4] == ["7", "2", "29%"]
 
 
 def test_progress_command(store):
