@@ -301,7 +301,8 @@ class Store:
     @staticmethod
     def _check_turn(turn: Turn) -> None:
         for name in ("beat", "customer_line", "reply", "evidence", "feedback", "red_flags", "goals_met", "next_beat",
-                     "customer_reaction", "ending", "nearest_model_reply", "model_version", "scores", "levels"):
+                     "customer_reaction", "ending", "nearest_model_reply", "model_version", "scores", "levels",
+                     "notes"):
             check_storable(f"turn {turn.number}'s {name.replace('_', ' ')}", getattr(turn, name))
 
     def _turn_row(self, session_id: int, turn: Turn) -> TurnRow:
@@ -313,6 +314,7 @@ class Store:
             mood_before=turn.mood_before, mood_after=turn.mood_after, patience_after=turn.patience_after,
             next_beat=turn.next_beat, customer_reaction=turn.customer_reaction, ending=turn.ending,
             nearest_model_reply=turn.nearest_model_reply, model_version=turn.model_version, created_at=self._now(),
+            notes=list(turn.notes),
         )
 
     def start_session(self, *, trainee: str, conversation: Conversation, mode: str = "practice",

@@ -112,9 +112,15 @@ def _v2_trainer_review(conn: Connection) -> None:
     _add_column(conn, "sessions", sa.Column("reviewed_at", sa.DateTime, nullable=True))
 
 
+def _v3_turn_notes(conn: Connection) -> None:
+    """What the customer noticed in a turn beyond its scores (a repeated reply, a restated refusal)."""
+    _add_column(conn, "turns", sa.Column("notes", sa.JSON, nullable=True))
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _v1_sessions_and_turns),
     (2, _v2_trainer_review),
+    (3, _v3_turn_notes),
 ]
 LATEST = MIGRATIONS[-1][0]
 

@@ -196,7 +196,7 @@ _TURN = {
     "levels": "levels", "evidence": "evidence", "feedback": "feedback", "overall": "number", "red_flags": "texts",
     "goals_met": "texts", "mood_before": "number", "mood_after": "number", "patience_after": "int",
     "next_beat": "text?", "customer_reaction": "text", "ending": "text?", "nearest_model_reply": "text?",
-    "model_version": "text", "created_at": "time?",
+    "model_version": "text", "created_at": "time?", "notes": "texts?",
 }
 _REVIEW = {"criterion": "text", "model_level": "int", "level": "int", "comment": "text", "reviewer": "text",
            "created_at": "time?"}
@@ -234,7 +234,7 @@ def turn_record(row: TurnRow) -> StoredTurn:
         red_flags=list(row.red_flags), goals_met=list(row.goals_met), mood_before=row.mood_before,
         mood_after=row.mood_after, patience_after=row.patience_after, next_beat=row.next_beat,
         customer_reaction=row.customer_reaction, ending=row.ending, nearest_model_reply=row.nearest_model_reply,
-        model_version=row.model_version, overrides=in_force, history=history,
+        model_version=row.model_version, overrides=in_force, history=history, notes=list(row.notes or []),
     )
 
 

@@ -98,6 +98,8 @@ class TurnRow(Base):
     ending: Mapped[str | None] = mapped_column(sa.String(64))
     nearest_model_reply: Mapped[str | None] = mapped_column(sa.Text)
     model_version: Mapped[str] = mapped_column(sa.String(200), default="")
+    notes: Mapped[list[str] | None] = mapped_column(sa.JSON, nullable=True)
+    """None in turns stored before notes were kept (schema 3)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     session: Mapped[SessionRow] = relationship(back_populates="turns")

@@ -66,7 +66,7 @@ def test_a_new_database_gets_the_newest_schema(store_url):
 def test_a_version_1_database_opens_in_this_frontline_with_its_sessions(store_url):
     _make_v1_database(store_url)
     with Store(store_url, now=Clock()) as store:
-        assert store.schema_version == migrations.LATEST == 2
+        assert store.schema_version == migrations.LATEST == 3
         (old,) = store.sessions(with_turns=True)
         assert (old.trainee, old.overall, old.passed, old.reviewed) == ("old-timer", 0.7, True, False)
         assert [t.reply for t in old.turns] == ["reply 1", "reply 2"]
@@ -75,6 +75,23 @@ def test_a_version_1_database_opens_in_this_frontline_with_its_sessions(store_ur
         assert override.model_level == 1
         store.mark_reviewed(old.id, "kim")
         assert store.session(old.id).reviewed
+
+
+def test_a_version_2_database_keeps_its_turns_and_new_turns_keep_their_notes(store_url, tire):
+    _make_v1_database(store_url)
+    engine = _engine(store_url)
+    with engine.begin() as conn:
+        assert migrations.upgrade(conn, target=2) == (1, 2)
+    engine.dispose()
+    with Store(store_url, now=Clock()) as store:
+        assert store.schema_version == 3
+        (old,) = store.sessions(with_turns=True)
+        assert [t.notes for t in old.turns] == [[], []]  # turns stored before notes were kept
+        repeated = "I'll check that for you now #all=0.6"
+        session_id, conversation = play(store, tire, [repeated, repeated], trainee="ann", finish=False)
+        stored = store.session(session_id).turns
+        assert stored[1].notes and stored[1].notes == conversation.turns[1].notes
+        assert [t.to_turn() for t in stored] == conversation.turns
 
 
 def test_a_database_from_a_newer_frontline_is_refused_with_a_clear_message(store_url):
