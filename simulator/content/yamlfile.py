@@ -6,12 +6,16 @@ tree with the safe loader, then builds plain Python data itself so that it can:
 
 * reject a duplicate key (naming both lines),
 * keep `yes`/`no`/`on`/`off` as the text the author wrote and warn about them (only `true`/`false` are booleans),
-* record the line and column of every key and value, so a pydantic error's `loc` maps back to the file.
+* record the line and column of every key and value, so a pydantic error's `loc` maps back to the file,
+* refuse, at its line, what would otherwise crash or stall: nesting deep enough to overflow libyaml's recursive
+  composer (checked on the parser's events first, which never recurse), alias bombs, and values that raise when
+  built (an impossible date, an integer of thousands of digits, an infinite float, `!!binary`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,11 +28,18 @@ from simulator.errors import Problem
 MAX_FILE_BYTES = 1_000_000
 
 MAX_NODES = 200_000
+# Lists/mappings nested deeper than this, as written. libyaml's composer recurses in C once per level and
+# overflows the stack at some tens of thousands, killing the process; no scenario needs more than about six.
+MAX_NESTING = 40
+# Depth once aliases are expanded (an alias can put a nested structure inside another).
 MAX_DEPTH = 60
 
 _YAML11_BOOL_WORDS = {"yes", "no", "on", "off", "y", "n"}
 _BOOL_TAG = "tag:yaml.org,2002:bool"
 _PLAIN_COLLECTION_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
+_PLAIN_SCALAR_TAGS = {f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "timestamp")}
+_COLLECTION_START = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
+_COLLECTION_END = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
 
 Path_ = tuple[str | int, ...]
 
@@ -118,6 +129,10 @@ class _Builder:
         return out
 
     def _scalar(self, node: yaml.ScalarNode, path: Path_) -> Any:
+        if node.tag not in _PLAIN_SCALAR_TAGS:
+            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+            raise YamlError(self.problem(node, f"unsupported YAML tag {tag}; remove the tag and write the value as "
+                                               "plain text (in quotes if need be)"))
         if node.tag == _BOOL_TAG and not node.style and node.value.lower() in _YAML11_BOOL_WORDS:
             self.result.warnings.append(
                 self.problem(
@@ -128,13 +143,58 @@ class _Builder:
                 )
             )
             return node.value
-        return self.loader_for_scalars.construct_object(node, deep=True)
+        try:
+            value = self.loader_for_scalars.construct_object(node, deep=True)
+        except Exception as exc:  # ValueError mostly (a 30 February, 5,000 digits), whatever else a constructor raises
+            raise YamlError(self.problem(node, _unbuildable(node, exc))) from None
+        if isinstance(value, float) and not math.isfinite(value):
+            raise YamlError(self.problem(node, f"{_shorten(node.value)} is not a usable number (it is infinite or "
+                                               "not a number); write a smaller number, or quote it if it is text"))
+        return value
+
+
+def _shorten(text: str, limit: int = 24) -> str:
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + f"… ({len(text):,} characters)"
+
+
+def _unbuildable(node: yaml.ScalarNode, exc: Exception) -> str:
+    """What to tell the author about a value YAML recognises by its look but cannot turn into one."""
+    what = _shorten(node.value)
+    kind = node.tag.rsplit(":", 1)[-1]
+    if kind == "timestamp":
+        return f"{what} looks like a date but is not a real one ({exc}); fix the date, or quote it if it is text"
+    if kind == "int" and len(node.value) > 24:
+        return (f"a whole number of {len(node.value):,} digits is too long to read; write a shorter number, or "
+                f"quote it if it is text (an id or a code)")
+    return f"{what} cannot be read as a {kind} ({exc}); quote it if it is text"
+
+
+def _check_nesting(text: str, filename: str) -> None:
+    """Refuse lists/mappings nested deeper than MAX_NESTING before anything composes the file.
+
+    The event parser keeps its state on a heap stack, so walking its events never recurses however deep the
+    file goes, and stopping at the first event too deep keeps even a megabyte of `[[[[` fast.
+    """
+    depth = 0
+    for event in yaml.parse(text, Loader=_ComposeLoader):
+        if isinstance(event, _COLLECTION_START):
+            depth += 1
+            if depth > MAX_NESTING:
+                mark = event.start_mark
+                raise YamlError(Problem(
+                    filename, mark.line + 1, mark.column + 1,
+                    f"the file nests lists/mappings {depth} levels deep here (more than {MAX_NESTING}); scenarios "
+                    "and rubrics need only a few levels: look for unclosed brackets, a run of '- - -' or runaway "
+                    "indentation"))
+        elif isinstance(event, _COLLECTION_END):
+            depth -= 1
 
 
 def load_yaml_text(text: str, filename: str) -> LoadedYaml:
     """Parse YAML text; raise YamlError with a FILE:LINE:COL problem for anything unreadable."""
     loader = _ComposeLoader(text)
     try:
+        _check_nesting(text, filename)
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
