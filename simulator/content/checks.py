@@ -5,12 +5,22 @@ picker refuse the same files for the same reasons. Pydantic catches the shape of
 module catches what only the whole file, with the rubrics it can see, shows:
 undeclared template variables, transitions to beats that don't exist, beats nobody can reach or leave,
 conditions naming criteria the rubric lacks, and templates that fail when rendered in the sandbox.
+
+A template is rendered, and a condition evaluated, over the whole range of what it reads, not one sample: every
+difficulty it can be said at, every mood, patience and turn, short and long trainee names; for a condition every
+criterion's score at 0, 0.5 and 1 and level 0…max, goals and the red flag both ways. Only the names it reads
+vary, at most CHECK_COMBINATIONS combinations each (every value of every name, the extremes together, then an
+even sample of the rest), and the first that fails is named: `template fails when difficulty=hard, mood=0: …`.
 """
 
 from __future__ import annotations
 
 import difflib
+import itertools
+import math
+import time
 from collections import deque
+from typing import Any, Callable, Iterator
 
 from simulator.content.rubric import Rubric
 from simulator.content.scenario import Difficulty, LineVariant, Scenario
@@ -18,13 +28,108 @@ from simulator.content.templates import (
     CONDITION_NAMES,
     LINE_NAMES,
     TemplateProblem,
-    condition_names,
+    condition_reads,
     evaluate_condition,
     render_line,
     template_names,
 )
 from simulator.content.yamlfile import LoadedYaml
 from simulator.errors import Problem
+
+CHECK_COMBINATIONS = 400
+"""Most value combinations tried per template or condition."""
+CHECK_SECONDS = 2.0
+"""Most time spent trying one template or condition; past it the rest are skipped with a warning."""
+TRAINEE_NAMES = ("Sam", "you", "A", "Anna-Maria Konstantinopoulou-Featherstonehaugh de la Cruz-Vanderbilt-Smythe")
+"""Trainee names a line is tried with: short, the default, one letter, and a long one."""
+SCORE_VALUES = (0.0, 0.5, 1.0)
+
+Dims = list[tuple[str, tuple]]
+"""(name, the values it can take), in the order a failing combination is described."""
+
+
+def _combinations(dims: Dims, cap: int = CHECK_COMBINATIONS) -> Iterator[tuple]:
+    """Value tuples over `dims`: all of them when there are at most `cap`; otherwise, in this order, every
+    combination of each name's extremes (first, middle, last), every value of each name (the others cycling
+    through their extremes), then evenly spaced combinations from the full product, up to `cap` in all."""
+    sizes = [len(values) for _, values in dims]
+    total = math.prod(sizes)
+    if total <= cap:
+        yield from itertools.product(*(values for _, values in dims))
+        return
+    seen: set[tuple[int, ...]] = set()
+
+    def fresh(index: tuple[int, ...]) -> bool:
+        if index in seen or len(seen) >= cap:
+            return False
+        seen.add(index)
+        return True
+
+    edges = [sorted({0, (n - 1) // 2, n - 1}) for n in sizes]
+    sweeps = []
+    for d, n in enumerate(sizes):
+        for i in range(n):
+            sweeps.append(tuple(i if e == d else edges[e][i % len(edges[e])] for e in range(len(sizes))))
+    spread = (_mixed_radix(k * total // cap, sizes) for k in range(cap))
+    for index in itertools.chain(itertools.product(*edges), sweeps, spread):
+        if len(seen) >= cap:
+            return
+        if fresh(index):
+            yield tuple(values[i] for (_, values), i in zip(dims, index))
+
+
+def _mixed_radix(number: int, sizes: list[int]) -> tuple[int, ...]:
+    digits = []
+    for n in reversed(sizes):
+        number, digit = divmod(number, n)
+        digits.append(digit)
+    return tuple(reversed(digits))
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value if value.isidentifier() and len(value) <= 20 else f"{value[:20]!r}… ({len(value)} characters)" \
+            if len(value) > 20 else repr(value)
+    return repr(value)
+
+
+def _describe(dims: Dims, combination: tuple) -> str:
+    return ", ".join(f"{name}={_show(value)}" for (name, _), value in zip(dims, combination))
+
+
+_Verdict = tuple[tuple | None, TemplateProblem | None, int]
+_verdicts: dict[tuple, _Verdict] = {}
+"""By the template or condition, its ranges and its fixed context: shipped scenarios share many conditions
+(`red_flag or mood < 15`), and the picker loads every scenario again."""
+
+
+def _first_failure(key: tuple, dims: Dims, attempt: Callable[[tuple], None]) -> _Verdict:
+    """The first combination over `dims` for which `attempt` raises TemplateProblem, with the problem, and -1;
+    or None, None and how many combinations were tried when CHECK_SECONDS ran out; or None, None, -1."""
+    key = (key, tuple(dims))
+    verdict = _verdicts.get(key)
+    if verdict is None:
+        verdict = _try_all(dims, attempt)
+        if len(_verdicts) >= 4096:
+            _verdicts.clear()
+        _verdicts[key] = verdict
+    return verdict
+
+
+def _try_all(dims: Dims, attempt: Callable[[tuple], None]) -> _Verdict:
+    started = time.monotonic()
+    tried = 0
+    for combination in _combinations(dims):
+        if time.monotonic() - started > CHECK_SECONDS:
+            return None, None, tried
+        tried += 1
+        try:
+            attempt(combination)
+        except TemplateProblem as exc:
+            return combination, exc, -1
+    return None, None, -1
 
 
 def _did_you_mean(name: str, options) -> str:
@@ -65,7 +170,7 @@ class _ScenarioChecker:
             for li, variant in enumerate(beat.lines):
                 text = variant.text if isinstance(variant, LineVariant) else variant
                 path = ("beats", bi, "lines", li) + (("text",) if isinstance(variant, LineVariant) else ())
-                self._check_template(text, path, line_names, sample)
+                self._check_template(text, path, line_names, sample, _said_at(beat.lines, li))
             for ri, reply in enumerate(beat.model_replies):
                 self._check_template(reply, ("beats", bi, "model_replies", ri), line_names, sample)
             if not beat.model_replies:
@@ -89,25 +194,62 @@ class _ScenarioChecker:
         return {**self.s.variables, "customer": self.s.persona.name, "trainee": "Sam", "mood": 50, "patience": 3,
                 "turn": 1, "difficulty": Difficulty.medium.value}
 
-    def _check_template(self, text: str, path: tuple, allowed: set[str], sample: dict) -> None:
+    def _line_ranges(self, difficulties: tuple[str, ...]) -> dict[str, tuple]:
+        """The values each name the engine gives a line can take (see Conversation._line_context)."""
+        s = self.s
+        return {
+            "difficulty": difficulties,
+            "mood": tuple(range(0, 101)),  # rounded to a whole number for lines
+            "patience": tuple(range(0, s.persona.patience + 3)),  # easy adds 2; an ending line can see 0
+            "trainee": TRAINEE_NAMES,
+            "turn": tuple(range(0, s.turn_limit + 1)),  # 0 for the opening line
+        }
+
+    def _check_template(self, text: str, path: tuple, allowed: set[str], sample: dict,
+                        difficulties: tuple[str, ...] = tuple(d.value for d in Difficulty)) -> None:
         try:
-            unknown = sorted(template_names(text) - allowed)
+            names = template_names(text)
         except TemplateProblem as exc:
             self.at(path, str(exc))
             return
+        unknown = sorted(names - allowed)
         for name in unknown:
             self.at(path, f"template uses {{{{ {name} }}}} but no such variable is declared"
                           f"{_did_you_mean(name, allowed)}; add it under `variables:`")
         if unknown:
             return
+        if "difficulty" not in names or sample["difficulty"] in difficulties:
+            first = sample
+        else:
+            first = {**sample, "difficulty": difficulties[0]}
         try:
-            render_line(text, sample)
+            render_line(text, first)
         except TemplateProblem as exc:
             self.at(path, f"{exc} (the line was test-rendered in the sandbox with the declared variables)")
+            return
+        ranges = self._line_ranges(difficulties)
+        dims = [(name, ranges[name]) for name in sorted(names) if name in ranges and len(ranges[name]) > 1]
+        if not dims:
+            return
+
+        def attempt(combination: tuple) -> None:
+            render_line(text, {**first, **{name: value for (name, _), value in zip(dims, combination)}})
+
+        key = ("template", text, tuple(sorted(first.items())))
+        self._report(path, "template", dims, *_first_failure(key, dims, attempt))
+
+    def _report(self, path: tuple, kind: str, dims: Dims, combination: tuple | None, exc: TemplateProblem | None,
+                tried: int) -> None:
+        if exc is not None and combination is not None:
+            self.at(path, f"{kind} fails when {_describe(dims, combination)}: {exc.reason}")
+        elif tried >= 0:
+            self.at(path, f"{kind} is too slow to check: {tried} combinations of "
+                          f"{', '.join(name for name, _ in dims)} took over {CHECK_SECONDS:g} s, and a customer "
+                          f"line or condition should take microseconds; make it simpler", "warning")
 
     def _check_condition(self, source: str, path: tuple, rubric: Rubric | None, goal_ids: list[str]) -> None:
         try:
-            names, lookups = condition_names(source)
+            names, lookups, whole = condition_reads(source)
         except TemplateProblem as exc:
             self.at(path, str(exc))
             return
@@ -137,6 +279,61 @@ class _ScenarioChecker:
             evaluate_condition(source, context)
         except TemplateProblem as exc:
             self.at(path, f"{exc} (test-evaluated with sample scores)")
+            return
+        dims = self._condition_dims(names, lookups, whole, rubric, goal_ids)
+        if not dims:
+            return
+
+        def attempt(combination: tuple) -> None:
+            trial = {**context, "scores": dict(context["scores"]), "levels": dict(context["levels"]),
+                     "goals": dict(context["goals"])}
+            for (name, _), value in zip(dims, combination):
+                base, _, key = name.partition(".")
+                if key:
+                    trial[base][key] = value
+                elif base in ("scores", "levels", "goals"):  # read as a whole: every key at once
+                    trial[base] = {k: (value if base != "levels" else min(value, levels[k])) for k in trial[base]}
+                else:
+                    trial[base] = value
+            evaluate_condition(source, trial)
+
+        levels = {c.id: c.max_level for c in rubric.criteria}
+        key = ("condition", source, tuple(sorted(levels.items())), tuple(goal_ids))
+        self._report(path, "condition", dims, *_first_failure(key, dims, attempt))
+
+    def _condition_dims(self, names: set[str], lookups: set[tuple[str, str]], whole: set[str], rubric: Rubric,
+                        goal_ids: list[str]) -> Dims:
+        """The values each name a condition reads can take when the engine evaluates it (after a reply: turn 1
+        on, patience 1 on) — see Conversation._condition_context."""
+        s = self.s
+        levels = {c.id: c.max_level for c in rubric.criteria}
+        top = max(levels.values(), default=1)
+        ranges: dict[str, tuple] = {
+            "difficulty": tuple(d.value for d in Difficulty),
+            "mood": tuple(float(m) for m in range(0, 101)),
+            "overall": SCORE_VALUES,
+            "patience": tuple(range(1, s.persona.patience + 3)),
+            "red_flag": (False, True),
+            "turn": tuple(range(1, s.turn_limit + 1)),
+        }
+        dims: Dims = []
+        for name in sorted(names & CONDITION_NAMES):
+            if name in ranges:
+                dims.append((name, ranges[name]))
+                continue
+            if name in whole:
+                dims.append((name, {"scores": SCORE_VALUES, "levels": tuple(range(top + 1)),
+                                    "goals": (False, True)}[name]))
+            for base, key in sorted(lookups):
+                if base != name:
+                    continue
+                if base == "scores" and key in levels:
+                    dims.append((f"scores.{key}", SCORE_VALUES))
+                elif base == "levels" and key in levels:
+                    dims.append((f"levels.{key}", tuple(range(levels[key] + 1))))
+                elif base == "goals" and key in goal_ids:
+                    dims.append((f"goals.{key}", (False, True)))
+        return [d for d in dims if len(d[1]) > 1]
 
     def _check_graph(self, beat_ids: list[str]) -> None:
         s = self.s
@@ -170,6 +367,18 @@ class _ScenarioChecker:
             if ending.id not in reached_endings:
                 self.at(("endings", ei, "id"), f"ending {ending.id!r} is never reached by any transition",
                         "warning")
+
+
+def _said_at(lines: list, index: int) -> tuple[str, ...]:
+    """The difficulties at which the engine can say line `index` of a beat: its own difficulties' lines come
+    first, then lines for every difficulty, then any line (see Conversation._arrive)."""
+    out = []
+    for difficulty in Difficulty:
+        own = [i for i, v in enumerate(lines) if isinstance(v, LineVariant) and difficulty in v.difficulties]
+        general = [i for i, v in enumerate(lines) if isinstance(v, str)]
+        if index in (own or general or range(len(lines))):
+            out.append(difficulty.value)
+    return tuple(out)
 
 
 def check_scenario(scenario: Scenario, yaml: LoadedYaml, file: str, rubrics: dict[str, Rubric]) -> list[Problem]:
