@@ -26,15 +26,18 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, selectinload
 
 from simulator import settings
+from simulator.content.rubric import Rubric
 from simulator.content.scenario import MODES
 from simulator.engine import Conversation, SessionResult, Turn
 from simulator.errors import StoreError
 from simulator.store import migrations
+from simulator.store import results
 from simulator.store.records import (
     DamagedRecord,
     Override,
     StoredSession,
     StoredTurn,
+    in_force,
     loads,
     override_record,
     session_record,
@@ -339,7 +342,7 @@ class Store:
                 setting=scenario.setting.business, content_hash=content_hash or "", rubric_id=conversation.rubric.id,
                 model_version=scorer_version or "", difficulty=conversation.difficulty.value, mode=mode,
                 seed=conversation.seed, opening=conversation.opening, pass_mark=conversation.pass_mark,
-                started_at=self._now(), reviewed=False,
+                started_at=self._now(), reviewed=False, result_rule=results.rule_of(conversation.rubric),
             )
             s.add(row)
             s.flush()
@@ -389,36 +392,147 @@ class Store:
             row.passed = result.passed
             row.pass_mark = result.pass_mark
             row.averages = dict(result.averages)
+            s.flush()
+            self._recompute(s, row, None)
 
-    def override(self, turn_id: int, criterion: str, level: int, comment: str, reviewer: str) -> Override:
-        """A trainer's level for one criterion of one turn; the model's level is kept beside it."""
-        if not reviewer or not reviewer.strip():
-            raise StoreError("an override needs the reviewer's name")
+    def override(self, turn_id: int, criterion: str, level: int, comment: str, reviewer: str, *,
+                 rubric: Rubric | None = None) -> Override:
+        """A trainer's level for one criterion of one turn; the model's level is kept beside it, and the
+        session's result is recomputed with the trainer's levels in force (`simulator.store.results`). `rubric`
+        is needed only for sessions stored before the rule was kept with them (schema 4)."""
         if isinstance(level, bool) or not isinstance(level, int) or level < 0:
             raise StoreError(f"a level is a whole number from 0 up, not {level!r}")
-        check_storable("the reviewer's name", reviewer)
         check_storable("the comment", comment or "")
-        check_storable("the criterion", criterion)
-        if not _valid_id(turn_id):
-            raise UnknownTurn(f"no turn with id {turn_id}")
         with self._errors("saving an override"), self._write() as s, s.begin():
-            turn = s.get(TurnRow, turn_id)
-            if turn is None:
-                raise UnknownTurn(f"no turn with id {turn_id}")
-            if not isinstance(turn.levels, dict) or not all(isinstance(v, int) for v in turn.levels.values()):
-                raise DamagedSession([(turn.session_id, f"turn {turn.number}'s levels are {turn.levels!r:.60}, not "
-                                                        "a JSON object of whole numbers")], self.display_url)
-            if criterion not in turn.levels:
-                raise StoreError(
-                    f"turn {turn_id} has no criterion {criterion!r}; it has {', '.join(turn.levels)}"
-                )
+            turn = self._turn_for_review(s, turn_id, criterion, reviewer)
+            top = self._top_level(s, turn, criterion, rubric)
+            if top is not None and level > top:
+                raise StoreError(f"{criterion} has levels 0 to {top}; {level} is not one of them")
             row = ReviewRow(
                 turn_id=turn_id, criterion=criterion, model_level=int(turn.levels[criterion]), level=level,
                 comment=comment or "", reviewer=reviewer.strip(), created_at=self._now(),
             )
             s.add(row)
             s.flush()
+            self._recompute(s, turn.session, rubric)
             return override_record(row)
+
+    def undo_override(self, turn_id: int, criterion: str, reviewer: str, *,
+                      rubric: Rubric | None = None) -> Override:
+        """Take back the override in force for one criterion of one turn: the one before it (or the model's
+        level) is in force again. The undo is kept in the history, with who and when, beside the override."""
+        with self._errors("undoing an override"), self._write() as s, s.begin():
+            turn = self._turn_for_review(s, turn_id, criterion, reviewer)
+            history = [override_record(r) for r in turn.reviews]
+            current = in_force(history).get(criterion)
+            if current is None:
+                raise StoreError(f"turn {turn.number}'s {criterion} has no override to undo; it is the model's level")
+            after = in_force(history + [Override(
+                id=0, turn_id=turn_id, criterion=criterion, model_level=current.model_level, level=0, comment="",
+                reviewer="", created_at=self._now(), undoes=current.id)]).get(criterion)
+            row = ReviewRow(
+                turn_id=turn_id, criterion=criterion, model_level=int(turn.levels[criterion]),
+                level=after.level if after else int(turn.levels[criterion]), comment="",
+                reviewer=reviewer.strip(), created_at=self._now(), undoes_id=current.id,
+            )
+            s.add(row)
+            s.flush()
+            self._recompute(s, turn.session, rubric)
+            return override_record(row)
+
+    def _turn_for_review(self, s: Session, turn_id: int, criterion: str, reviewer: str) -> TurnRow:
+        if not reviewer or not reviewer.strip():
+            raise StoreError("an override needs the reviewer's name")
+        check_storable("the reviewer's name", reviewer)
+        check_storable("the criterion", criterion)
+        if not _valid_id(turn_id):
+            raise UnknownTurn(f"no turn with id {turn_id}")
+        turn = s.get(TurnRow, turn_id)
+        if turn is None:
+            raise UnknownTurn(f"no turn with id {turn_id}")
+        if not isinstance(turn.levels, dict) or not all(isinstance(v, int) for v in turn.levels.values()):
+            raise DamagedSession([(turn.session_id, f"turn {turn.number}'s levels are {turn.levels!r:.60}, not "
+                                                    "a JSON object of whole numbers")], self.display_url)
+        if criterion not in turn.levels:
+            raise StoreError(f"turn {turn_id} has no criterion {criterion!r}; it has {', '.join(turn.levels)}")
+        return turn
+
+    @staticmethod
+    def _rule(row: SessionRow, rubric: Rubric | None) -> dict | None:
+        if results.valid_rule(row.result_rule):
+            return row.result_rule
+        if rubric is not None and rubric.id == row.rubric_id:
+            row.result_rule = results.rule_of(rubric)
+            return row.result_rule
+        return None
+
+    def _top_level(self, s: Session, turn: TurnRow, criterion: str, rubric: Rubric | None) -> int | None:
+        rule = self._rule(turn.session, rubric)
+        if rule is None or criterion not in rule["top"]:
+            return None
+        return int(rule["top"][criterion])
+
+    def _recompute(self, s: Session, row: SessionRow, rubric: Rubric | None) -> bool:
+        """Store the session's result with the overrides in force (None when none is); False when the rule
+        for it is unknown (a session from before schema 4 and no rubric given)."""
+        rule = self._rule(row, rubric)
+        if rule is None:
+            return False
+        turns = s.execute(sa.select(TurnRow).where(TurnRow.session_id == row.id).order_by(TurnRow.number)
+                          .options(selectinload(TurnRow.reviews))
+                          .execution_options(populate_existing=True)).scalars().all()
+        pairs = []
+        any_override = False
+        for t in turns:
+            forced = {cid: o.level for cid, o in in_force([override_record(r) for r in t.reviews]).items()}
+            any_override = any_override or bool(forced)
+            pairs.append((t.scores, forced))
+        if not any_override:
+            row.reviewed_overall = row.reviewed_passed = row.reviewed_averages = None
+            return True
+        result = results.compute(rule, pairs, pass_mark=row.pass_mark,
+                                 ending_kind=row.ending_kind if row.ended_at is not None else None)
+        row.reviewed_overall = result.overall
+        row.reviewed_passed = result.passed
+        row.reviewed_averages = result.averages
+        return True
+
+    def refresh_results(self, rubric_for: Callable[[str], Rubric | None]) -> int:
+        """Recompute the result of sessions stored before schema 4 that hold overrides (their rule is taken
+        from `rubric_for(rubric_id)`, and kept); returns how many were recomputed."""
+        stmt = (sa.select(SessionRow.id, SessionRow.rubric_id).where(SessionRow.result_rule.is_(None))
+                .where(sa.exists().where(TurnRow.session_id == SessionRow.id)
+                       .where(ReviewRow.turn_id == TurnRow.id)))
+        done = 0
+        with self._errors("recomputing results"):
+            with self._reader() as s:
+                todo = s.execute(stmt).all()
+            for session_id, rubric_id in todo:
+                rubric = rubric_for(rubric_id) if isinstance(rubric_id, str) else None
+                if rubric is None:
+                    continue
+                with self._write() as s, s.begin():
+                    row = s.get(SessionRow, session_id)
+                    if row is not None and self._recompute(s, row, rubric):
+                        done += 1
+        return done
+
+    def comment(self, session_id: int, comment: str, reviewer: str) -> None:
+        """The trainer's comment on the whole session (empty clears it), with who wrote it and when."""
+        check_storable("the comment", comment or "")
+        check_storable("the reviewer's name", reviewer or "")
+        if (comment or "").strip() and not (reviewer or "").strip():
+            raise StoreError("a comment needs the reviewer's name")
+        if not _valid_id(session_id):
+            raise UnknownSession(f"no session with id {session_id}; `frontline review` lists them")
+        with self._errors("saving a comment"), self._write() as s, s.begin():
+            row = s.get(SessionRow, session_id)
+            if row is None:
+                raise UnknownSession(f"no session with id {session_id}; `frontline review` lists them")
+            text = (comment or "").strip()
+            row.comment = text
+            row.comment_by = reviewer.strip() if text else None
+            row.comment_at = self._now() if text else None
 
     def mark_reviewed(self, session_id: int, reviewer: str, *, reviewed: bool = True) -> None:
         if reviewed:
@@ -438,7 +552,10 @@ class Store:
     def _counts(self):
         turn_count = (sa.select(sa.func.count(TurnRow.id)).where(TurnRow.session_id == SessionRow.id)
                       .correlate(SessionRow).scalar_subquery())
-        override_count = (sa.select(sa.func.count(ReviewRow.id)).join(TurnRow, ReviewRow.turn_id == TurnRow.id)
+        # overrides made and not undone (an undo row takes one back)
+        override_count = (sa.select(sa.func.coalesce(sa.func.sum(
+                              sa.case((ReviewRow.undoes_id.is_(None), 1), else_=-1)), 0))
+                          .join(TurnRow, ReviewRow.turn_id == TurnRow.id)
                           .where(TurnRow.session_id == SessionRow.id).correlate(SessionRow).scalar_subquery())
         return turn_count, override_count
 
@@ -513,7 +630,8 @@ class Store:
             stmt = stmt.where(SessionRow.started_at < bound if not isinstance(until, datetime)
                               else SessionRow.started_at <= bound)
         if passed is not None:
-            stmt = stmt.where(SessionRow.ended_at.is_not(None), SessionRow.passed.is_(passed))
+            final = sa.func.coalesce(SessionRow.reviewed_passed, SessionRow.passed)  # the trainer's result counts
+            stmt = stmt.where(SessionRow.ended_at.is_not(None), final == sa.literal(passed))
         if reviewed is not None:
             stmt = stmt.where(SessionRow.reviewed.is_(reviewed))
         if finished is not None:
@@ -554,11 +672,13 @@ class Store:
                                      self.display_url) from None
 
     def best_results(self, trainee: str) -> dict[str, float]:
-        """Best overall score of the trainee's finished sessions, per scenario id (damaged scores left out)."""
+        """Best overall score in force (the trainer's levels counted) of the trainee's finished sessions, per
+        scenario id (damaged scores left out)."""
         if unstorable(trainee):
             return {}
         stmt = (
-            sa.select(SessionRow.scenario_id, sa.func.max(SessionRow.overall))
+            sa.select(SessionRow.scenario_id,
+                      sa.func.max(sa.func.coalesce(SessionRow.reviewed_overall, SessionRow.overall)))
             .join(TraineeRow, SessionRow.trainee_id == TraineeRow.id)
             .where(TraineeRow.name == trainee, SessionRow.ended_at.is_not(None), SessionRow.overall.is_not(None))
             .group_by(SessionRow.scenario_id)

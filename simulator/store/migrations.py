@@ -101,7 +101,7 @@ def _v2_trainer_review(conn: Connection) -> None:
         sa.Column("criterion", sa.String(64), nullable=False),
         sa.Column("model_level", sa.Integer, nullable=False),
         sa.Column("level", sa.Integer, nullable=False),
-        sa.Column("comment", sa.Text, nullable=False, server_default=""),
+        sa.Column("comment", sa.Text, nullable=False, server_default=sa.text("''")),
         sa.Column("reviewer", sa.String(200), nullable=False),
         sa.Column("created_at", sa.DateTime, nullable=False),
         sa.Index("ix_reviews_turn", "turn_id"),
@@ -117,10 +117,24 @@ def _v3_turn_notes(conn: Connection) -> None:
     _add_column(conn, "turns", sa.Column("notes", sa.JSON, nullable=True))
 
 
+def _v4_overrides_count(conn: Connection) -> None:
+    """Overrides that count: the session's result with the trainer's levels in force (kept beside the model's),
+    the rule that result is computed with, undoing an override, and a trainer's comment on the whole session."""
+    _add_column(conn, "sessions", sa.Column("result_rule", sa.JSON, nullable=True))
+    _add_column(conn, "sessions", sa.Column("reviewed_overall", sa.Float, nullable=True))
+    _add_column(conn, "sessions", sa.Column("reviewed_passed", sa.Boolean, nullable=True))
+    _add_column(conn, "sessions", sa.Column("reviewed_averages", sa.JSON, nullable=True))
+    _add_column(conn, "sessions", sa.Column("comment", sa.Text, nullable=False, server_default=sa.text("''")))
+    _add_column(conn, "sessions", sa.Column("comment_by", sa.String(200), nullable=True))
+    _add_column(conn, "sessions", sa.Column("comment_at", sa.DateTime, nullable=True))
+    _add_column(conn, "reviews", sa.Column("undoes_id", sa.Integer, nullable=True))
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _v1_sessions_and_turns),
     (2, _v2_trainer_review),
     (3, _v3_turn_notes),
+    (4, _v4_overrides_count),
 ]
 LATEST = MIGRATIONS[-1][0]
 

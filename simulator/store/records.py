@@ -27,10 +27,16 @@ class Override:
     comment: str
     reviewer: str
     created_at: datetime
+    undoes: int | None = None
+    """On an undo: the id of the override it took back; `level` is then the level in force after it."""
 
     @property
     def agrees(self) -> bool:
         return self.level == self.model_level
+
+    @property
+    def is_undo(self) -> bool:
+        return self.undoes is not None
 
 
 @dataclass(frozen=True)
@@ -96,6 +102,16 @@ class StoredSession:
     override_count: int
     turns: tuple[StoredTurn, ...] = ()
     """Loaded by `Store.session`, `Store.last_unfinished` and `Store.sessions(with_turns=True)`; else empty."""
+    result_rule: dict | None = None
+    """How the result is computed from levels (`simulator.store.results`); None for sessions stored before it."""
+    reviewed_overall: float | None = None
+    """The overall score with the trainer's levels in force; None while no override is in force."""
+    reviewed_passed: bool | None = None
+    reviewed_averages: dict[str, float] | None = None
+    comment: str = ""
+    """The trainer's comment on the whole session."""
+    comment_by: str | None = None
+    comment_at: datetime | None = None
 
     @property
     def finished(self) -> bool:
@@ -108,8 +124,32 @@ class StoredSession:
             return list(self.averages)
         return list(self.turns[0].levels) if self.turns else []
 
+    @property
+    def overridden(self) -> bool:
+        """Whether the trainer's levels change this session's result (an override is in force)."""
+        return self.reviewed_overall is not None
+
+    @property
+    def final_overall(self) -> float | None:
+        """The overall score in force: with the trainer's levels where there are overrides, else the model's."""
+        return self.reviewed_overall if self.reviewed_overall is not None else self.overall
+
+    @property
+    def final_passed(self) -> bool | None:
+        """Pass/fail in force (None while unfinished): with the trainer's levels, else the model's."""
+        if self.reviewed_overall is not None and self.finished:
+            return self.reviewed_passed
+        return self.passed
+
     def criterion_averages(self) -> dict[str, float]:
-        """Average score per criterion: the stored result when finished, else from the turns loaded so far."""
+        """Average score per criterion in force (the trainer's levels counted where overridden): the stored
+        result when finished, else from the turns loaded so far."""
+        if self.reviewed_averages:
+            return dict(self.reviewed_averages)
+        return self.model_averages()
+
+    def model_averages(self) -> dict[str, float]:
+        """Average score per criterion as the model scored it."""
         if self.averages:
             return dict(self.averages)
         if not self.turns:
@@ -199,13 +239,14 @@ _TURN = {
     "model_version": "text", "created_at": "time?", "notes": "texts?",
 }
 _REVIEW = {"criterion": "text", "model_level": "int", "level": "int", "comment": "text", "reviewer": "text",
-           "created_at": "time?"}
+           "created_at": "time?", "undoes_id": "int?"}
 _SESSION = {
     "scenario_id": "text", "scenario_title": "text", "setting": "text", "content_hash": "text", "rubric_id": "text",
     "model_version": "text", "difficulty": "text", "mode": "text", "seed": "int", "opening": "text",
     "pass_mark": "number?", "started_at": "time", "ended_at": "time?", "ending": "text?", "ending_kind": "text?",
     "ending_summary": "text?", "overall": "number?", "passed": "bool?", "averages": "numbers?",
-    "reviewed_by": "text?", "reviewed_at": "time?",
+    "reviewed_by": "text?", "reviewed_at": "time?", "reviewed_overall": "number?", "reviewed_passed": "bool?",
+    "reviewed_averages": "numbers?", "comment": "text", "comment_by": "text?", "comment_at": "time?",
 }
 
 
@@ -213,8 +254,21 @@ def override_record(row: ReviewRow) -> Override:
     _check(f"override {row.id}", row, _REVIEW)
     return Override(
         id=row.id, turn_id=row.turn_id, criterion=row.criterion, model_level=row.model_level, level=row.level,
-        comment=row.comment, reviewer=row.reviewer, created_at=row.created_at,
+        comment=row.comment, reviewer=row.reviewer, created_at=row.created_at, undoes=row.undoes_id,
     )
+
+
+def in_force(history: tuple[Override, ...] | list[Override]) -> dict[str, Override]:
+    """The override in force per criterion: the newest not taken back by an undo (an undo takes back the one it
+    names, so undoing twice goes back two steps, and undoing the only one leaves the model's level)."""
+    stacks: dict[str, list[Override]] = {}
+    for item in history:
+        stack = stacks.setdefault(item.criterion, [])
+        if item.undoes is None:
+            stack.append(item)
+        else:
+            stacks[item.criterion] = [o for o in stack if o.id != item.undoes]
+    return {cid: stack[-1] for cid, stack in stacks.items() if stack}
 
 
 def turn_record(row: TurnRow) -> StoredTurn:
@@ -224,9 +278,6 @@ def turn_record(row: TurnRow) -> StoredTurn:
         raise DamagedRecord(f"{what}'s scores and levels name different criteria ({_short(sorted(row.scores))} "
                             f"and {_short(sorted(row.levels))})")
     history = tuple(override_record(r) for r in row.reviews)
-    in_force: dict[str, Override] = {}
-    for item in history:
-        in_force[item.criterion] = item
     return StoredTurn(
         id=row.id, session_id=row.session_id, created_at=row.created_at, number=row.number, beat=row.beat,
         customer_line=row.customer_line, reply=row.reply, scores=dict(row.scores), levels=dict(row.levels),
@@ -234,7 +285,7 @@ def turn_record(row: TurnRow) -> StoredTurn:
         red_flags=list(row.red_flags), goals_met=list(row.goals_met), mood_before=row.mood_before,
         mood_after=row.mood_after, patience_after=row.patience_after, next_beat=row.next_beat,
         customer_reaction=row.customer_reaction, ending=row.ending, nearest_model_reply=row.nearest_model_reply,
-        model_version=row.model_version, overrides=in_force, history=history, notes=list(row.notes or []),
+        model_version=row.model_version, overrides=in_force(history), history=history, notes=list(row.notes or []),
     )
 
 
@@ -254,6 +305,10 @@ def session_record(row: SessionRow, *, turn_count: int, override_count: int,
         passed=row.passed, averages=dict(row.averages) if row.averages else None, reviewed=bool(row.reviewed),
         reviewed_by=row.reviewed_by, reviewed_at=row.reviewed_at, turn_count=turn_count,
         override_count=override_count, turns=turns,
+        result_rule=dict(row.result_rule) if isinstance(row.result_rule, dict) else None,
+        reviewed_overall=row.reviewed_overall, reviewed_passed=row.reviewed_passed,
+        reviewed_averages=dict(row.reviewed_averages) if row.reviewed_averages else None,
+        comment=row.comment or "", comment_by=row.comment_by, comment_at=row.comment_at,
     )
 
 

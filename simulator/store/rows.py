@@ -66,6 +66,16 @@ class SessionRow(Base):
     reviewed: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     reviewed_by: Mapped[str | None] = mapped_column(sa.String(200))
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    result_rule: Mapped[dict | None] = mapped_column(sa.JSON, nullable=True)
+    """How a result is computed from levels (criteria weights, floors, top levels); None before schema 4."""
+    reviewed_overall: Mapped[float | None] = mapped_column(sa.Float, nullable=True)
+    """The overall score with the trainer's levels in force; None while no override is in force."""
+    reviewed_passed: Mapped[bool | None] = mapped_column(sa.Boolean, nullable=True)
+    reviewed_averages: Mapped[dict[str, float] | None] = mapped_column(sa.JSON, nullable=True)
+    comment: Mapped[str] = mapped_column(sa.Text, default="")
+    """The trainer's comment on the whole session."""
+    comment_by: Mapped[str | None] = mapped_column(sa.String(200))
+    comment_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     trainee: Mapped[TraineeRow] = relationship(lazy="joined")
     turns: Mapped[list[TurnRow]] = relationship(
@@ -121,5 +131,7 @@ class ReviewRow(Base):
     comment: Mapped[str] = mapped_column(sa.Text, default="")
     reviewer: Mapped[str] = mapped_column(sa.String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    undoes_id: Mapped[int | None] = mapped_column(nullable=True)
+    """Set on an undo: the id of the override it takes back (`level` is then the level in force after it)."""
 
 
