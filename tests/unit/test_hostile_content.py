@@ -117,7 +117,7 @@ DEEP = {
 
 
 @pytest.mark.parametrize("kind", sorted(DEEP))
-def test_deep_nesting_is_one_located_problem_in_validate_and_list(tmp_path, kind):
+def test_deep_nesting_is_one_located_problem_in_validate_list_and_play(tmp_path, kind):
     bad = tmp_path / "deep.yaml"
     bad.write_text("id: deep\n" + DEEP[kind])
     good = scenario_copy(tmp_path, "good.yaml", new_id="tire-return-copy")
@@ -135,6 +135,12 @@ def test_deep_nesting_is_one_located_problem_in_validate_and_list(tmp_path, kind
     assert "tire-return-copy" in proc.stdout and str(good) not in proc.stdout
     assert "(broken)" in proc.stdout and str(bad) in proc.stdout
     assert "1 scenario file(s) have errors" in proc.stderr
+
+    replies = tmp_path / "replies.txt"
+    replies.write_text("Hello\n")
+    proc, _ = run_process("play", str(bad), "--replies", str(replies), "--no-save")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    located(proc.stderr, bad, "levels deep here")
 
 
 def test_a_megabyte_of_brackets_is_refused_quickly(tmp_path):
