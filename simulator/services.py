@@ -14,7 +14,8 @@ from typing import Callable, TextIO
 @dataclass
 class Services:
     scorer_factory: Callable[[], object] | None = None
-    """Returns a Scorer. None: the real model (`simulator.scoring.model.default_scorer`)."""
+    """Returns a Scorer. None: the scoring service at FRONTLINE_SCORER if set, else the real model
+    (`simulator.scoring.model.default_scorer`)."""
     db_url: str | None = None
     """None: FRONTLINE_DB, else the SQLite file in the data folder (see `simulator.settings`)."""
     stdin: TextIO = field(default_factory=lambda: sys.stdin)
@@ -24,6 +25,13 @@ class Services:
     def make_scorer(self):
         if self.scorer_factory is not None:
             return self.scorer_factory()
+        from simulator import settings
+
+        address = settings.current().scorer
+        if address is not None:  # a scoring service shared by many sessions (frontline serve)
+            from simulator.scoring.service import ScoringClient
+
+            return ScoringClient(address)
         from simulator.scoring.model import default_scorer  # torch/onnx only when a scorer is needed
 
         return default_scorer()

@@ -10,6 +10,8 @@ here (`--db` over FRONTLINE_DB, and so on), and the tests set the variables and 
 | FRONTLINE_DEVICE | `cpu` or `cuda`: where the scorer runs (default: CUDA when a GPU is visible) |
 | FRONTLINE_BACKEND | `torch` runs the scorer in torch on the CPU too (default: ONNX Runtime there) |
 | FRONTLINE_THREADS | threads the scorer uses (default: every core, at most 8) |
+| FRONTLINE_SCORER | address of a running scoring service (`unix:/path` or `127.0.0.1:PORT`): score through it instead of loading the model (see `frontline scorer-service`) |
+| FRONTLINE_REVIEW_SECRET | `frontline serve` only: the secret that opens the trainer's review in the browser (off when unset) |
 
 The environment is read when a value is asked for, not at import, so a test that sets a variable sees it.
 Shipped content lives beside the package in a checkout and inside it once installed from a wheel.
@@ -23,7 +25,8 @@ from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parent
 
-VARIABLES = ("FRONTLINE_DB", "FRONTLINE_DATA_DIR", "FRONTLINE_DEVICE", "FRONTLINE_BACKEND", "FRONTLINE_THREADS")
+VARIABLES = ("FRONTLINE_DB", "FRONTLINE_DATA_DIR", "FRONTLINE_DEVICE", "FRONTLINE_BACKEND", "FRONTLINE_THREADS",
+             "FRONTLINE_SCORER", "FRONTLINE_REVIEW_SECRET")
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,10 @@ class Settings:
     device: str | None
     backend: str | None
     threads: int | None
+    scorer: str | None = None
+    """FRONTLINE_SCORER: the scoring service to score through, or None to load the model in this process."""
+    review_secret: str | None = None
+    """FRONTLINE_REVIEW_SECRET: opens the review in `frontline serve`; None keeps it closed."""
 
 
 def _text(name: str) -> str | None:
@@ -51,7 +58,15 @@ def current() -> Settings:
         device=_text("FRONTLINE_DEVICE"),
         backend=(_text("FRONTLINE_BACKEND") or "").lower() or None,
         threads=int(threads) if threads and threads.isdigit() and int(threads) > 0 else None,
+        scorer=_text("FRONTLINE_SCORER"),
+        review_secret=_text("FRONTLINE_REVIEW_SECRET"),
     )
+
+
+def child_environment(*, db_url: str | None = None, scorer: str | None = None) -> dict[str, str]:
+    """The FRONTLINE_* variables a process started by `frontline serve` needs (added to its environment)."""
+    values = {"FRONTLINE_DB": db_url, "FRONTLINE_SCORER": scorer, "FRONTLINE_DATA_DIR": str(data_dir())}
+    return {name: value for name, value in values.items() if value}
 
 
 def data_dir() -> Path:

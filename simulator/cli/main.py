@@ -18,9 +18,9 @@ from simulator.terminal import clean
 
 
 def _command_modules():
-    from simulator.cli import authoring, content, play, scoring, sessions, testing
+    from simulator.cli import authoring, content, play, scoring, serve, sessions, testing
 
-    return [content, authoring, play, testing, scoring, sessions]
+    return [content, authoring, play, testing, scoring, sessions, serve]
 
 
 def _add_global_options(parser: argparse.ArgumentParser, *, top_level: bool) -> None:

@@ -60,3 +60,18 @@ def run_play(args: Any, services: Any, scenario_id: str) -> int:
         watch=bool(getattr(args, "watch", False)),
     )
     return _run(app)
+
+
+def run_served(args: Any, services: Any) -> int:
+    """`frontline serve-app`: one browser visitor's picker (`frontline serve` runs it); with --resume, picking a
+    scenario continues the visitor's unfinished session of it."""
+    app = make_app(
+        services,
+        trainee=_trainee(args),
+        difficulty=getattr(args, "difficulty", None),
+        mode=getattr(args, "mode", None) or "practice",
+        library=_library(args),
+        resume=bool(getattr(args, "resume", False)),
+        name_fixed=True,
+    )
+    return _run(app)

@@ -17,7 +17,7 @@ from helpers.app import (  # noqa: F401  (some are used only by other test modul
     services, type_reply, wait_until,
 )
 from helpers.fakes import FakeScorer
-from textual.widgets import Input, OptionList
+from textual.widgets import OptionList
 
 from simulator.content.library import Library
 from simulator.scoring.base import ScorerError
@@ -27,6 +27,7 @@ from simulator.tui.trainee.screens.help import HelpScreen
 from simulator.tui.trainee.screens.picker import PickerScreen
 from simulator.tui.trainee.screens.play import PlayScreen
 from simulator.tui.widgets.confirm import ConfirmScreen
+from simulator.tui.widgets.reply_box import ReplyBox
 
 TIRE_ENDINGS = {
     "storms_out": ["Calm down, it's just a tyre #all=0.2 flag"],
@@ -75,7 +76,9 @@ async def test_tire_return_reaches_every_ending_from_the_picker(tmp_path):
             debrief = await open_debrief(pilot)
             text = all_text(app)
             assert ("PASS" if finished.result.passed else "FAIL") in text
-            assert f"({ending})" in text and debrief.result.ending == ending
+            ends = play.conversation.ending
+            assert ends.kind.words in text and " ".join(ends.summary.split()[:6]) in text
+            assert f"({ending})" not in text and debrief.result.ending == ending  # words, never the id
             await pilot.press("r")
             await wait_until(pilot, lambda: isinstance(app.screen, PlayScreen), what="the retried play screen")
         assert [m.result.ending for m in seen.of(SessionFinished)] == list(TIRE_ENDINGS)
@@ -117,7 +120,8 @@ async def test_wrong_markers_reaches_every_ending(tmp_path):
                 await type_reply(pilot, reply)
             assert app.screen.conversation.ending.id == ending
             await open_debrief(pilot)
-            assert f"({ending})" in all_text(app)
+            assert app.screen.conversation.ending.kind.words in all_text(app)
+            assert f"({ending})" not in all_text(app)
             await pilot.press("r")
             await wait_until(pilot, lambda: isinstance(app.screen, PlayScreen))
         assert [m.result.ending for m in seen.of(SessionFinished)] == list(MARKER_ENDINGS)
@@ -193,7 +197,7 @@ async def test_markup_escapes_and_emoji_in_replies_render_literally(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         play = app.screen
-        reply_box = play.query_one("#reply", Input)
+        reply_box = play.query_one("#reply", ReplyBox)
         await enter_text(pilot, NASTY + " #e=0.6 o=0.6 s=0.6")  # pasted: control characters cannot be typed
         assert "\x1b" not in "".join(screen_segments(app))  # not even while still in the reply box
         assert reply_box.value.startswith("[bold red]hi[/] [/] [link=x]click[/link] ␛[31mred")
@@ -262,9 +266,9 @@ async def test_reply_sent_before_the_model_is_ready_is_scored_once_it_is(tmp_pat
         await pilot.press("enter")
         await pilot.pause()
         play = app.screen
-        assert play.pending is not None and play.query_one("#reply", Input).value == ""
+        assert play.pending is not None and play.query_one("#reply", ReplyBox).value == ""
         assert "waiting for the scoring model" in screen_text(app)
-        assert play.query_one("#reply", Input).placeholder == "waiting for the scoring model…"
+        assert play.query_one("#reply", ReplyBox).placeholder == "waiting for the scoring model…"
         gate.set()
         await wait_until(pilot, lambda: len(play.conversation.turns) == 1, what="the queued reply to be scored")
         await pilot.pause()
@@ -284,7 +288,7 @@ async def test_ui_stays_responsive_while_a_reply_is_scored(tmp_path):
         await pilot.press("enter")
         await pilot.pause(0.1)
         assert play.pending is not None and play.pending.started
-        reply_box = play.query_one("#reply", Input)
+        reply_box = play.query_one("#reply", ReplyBox)
         assert reply_box.placeholder == "scoring…"
         assert "Scoring your reply" in screen_text(app)
         # keys, scrolling and resizing are handled while the thread is busy
@@ -326,10 +330,10 @@ async def test_scorer_error_is_notified_and_the_session_goes_on(tmp_path):
         await pilot.pause()
         assert app.is_running and app.screen is play
         assert any("Could not score your reply" in n for n in seen.notifications("error"))
-        assert play.query_one("#reply", Input).value == "boom goes the scorer"  # back in the box to retry
+        assert play.query_one("#reply", ReplyBox).value == "boom goes the scorer"  # back in the box to retry
         assert play.pending is None and play.conversation.turns == []
         assert "boom goes the scorer" not in screen_text(app).replace(" " * 2, " ").split("Reply to")[0] or True
-        play.query_one("#reply", Input).value = ""
+        play.query_one("#reply", ReplyBox).value = ""
         await type_reply(pilot, "Sorry, let me help #all=0.7")
         assert len(play.conversation.turns) == 1
 
@@ -371,7 +375,7 @@ async def test_quit_asks_before_abandoning_a_session(tmp_path):
         play = app.screen
         # q while typing is just a letter
         await pilot.press("q")
-        assert play.query_one("#reply", Input).value == "q" and app.screen is play
+        assert play.query_one("#reply", ReplyBox).value == "q" and app.screen is play
         # Ctrl+Q asks; n stays
         await pilot.press("ctrl+q")
         await pilot.pause()
@@ -503,9 +507,16 @@ async def test_play_screen_fits_80_by_24(tmp_path):
         play = app.screen
         assert play.has_class("-narrow")
         side = play.query_one("#side")
-        assert side.outer_size.width == 26 and side.display
+        # narrow: the conversation gets the room; one line sums the side panel up, Ctrl+B shows the panel
+        assert not side.display
         text = screen_text(app)
-        assert "Turn 2 of 8" in text and "Mood" in text and "Reply to Margaret" in text
+        assert "Turn 2 of 8" in text and "mood 52 frustrated" in text and "Reply to Margaret" in text
+        assert "Ctrl+B panel" in text
+        await pilot.press("ctrl+b")
+        await pilot.pause()
+        assert side.display and side.outer_size.width == 26
+        text = screen_text(app)
+        assert "Turn 2 of 8" in text and "Mood" in text and "Ctrl+B panel" not in text
         await pilot.resize_terminal(60, 20)
         await pilot.pause()
         assert play.has_class("-tiny")

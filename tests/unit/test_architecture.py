@@ -22,6 +22,7 @@ LAYERS = [
     ("studio", ("simulator.studio",)),
     ("reports", ("simulator.reports",)),
     ("tui", ("simulator.tui",)),
+    ("serve", ("simulator.serve",)),
     ("cli", ("simulator.cli", "simulator.__main__")),
 ]
 

@@ -69,8 +69,11 @@ class FrontlineApp(App[int]):
         resume: bool = False,
         save: bool = True,
         watch: bool = False,
+        name_fixed: bool = False,
     ) -> None:
         super().__init__()
+        self.name_fixed = name_fixed
+        """`frontline serve`: the visitor signed in under `trainee`; the picker does not let them change it."""
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
         if difficulty is not None and difficulty not in DIFFICULTIES:
@@ -333,10 +336,14 @@ class FrontlineApp(App[int]):
         setup = next((getattr(s, "setup") for s in reversed(self.screen_stack) if getattr(s, "setup", None)), None)
         self._show(PickerScreen(highlight=setup.scenario_id if setup is not None else None))
 
-    def start_session(self, scenario_id: str, *, difficulty: str | None, mode: str, resume: bool = False,
+    def start_session(self, scenario_id: str, *, difficulty: str | None, mode: str, resume: bool | None = None,
                       fallback_to_picker: bool = False) -> bool:
-        """Open the play screen on a new (or resumed) session; False, with a notification, if it cannot."""
+        """Open the play screen on a new (or resumed) session; False, with a notification, if it cannot.
+        `resume` None: resume when the app was started with resume and no scenario (the picker of `serve`)."""
         from simulator.tui.trainee.screens.play import PlayScreen
+
+        if resume is None:
+            resume = self.resume_first and self.initial_scenario is None and not self.watching
 
         try:
             loaded = self.library.find_scenario(scenario_id)
@@ -459,7 +466,8 @@ class FrontlineApp(App[int]):
             self.notify("Start a scenario first.")
             return
         self._confirm_leaving(
-            lambda: self.start_session(setup.scenario_id, difficulty=setup.difficulty, mode=setup.mode),
+            lambda: self.start_session(setup.scenario_id, difficulty=setup.difficulty, mode=setup.mode,
+                                       resume=False),
             "Abandon this session and start it again?",
         )
 
@@ -491,6 +499,7 @@ def make_app(
     resume: bool = False,
     save: bool = True,
     watch: bool = False,
+    name_fixed: bool = False,
 ) -> FrontlineApp:
     """The app. `scenario_id` opens the play screen directly (else the picker); `deterministic` is the test
     profile: no cursor blink or animations, a fixed clock, the given seed."""
@@ -506,4 +515,5 @@ def make_app(
         resume=resume,
         save=save,
         watch=watch,
+        name_fixed=name_fixed,
     )

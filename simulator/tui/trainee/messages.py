@@ -59,11 +59,12 @@ class ScenariosLoaded(Message):
 
 
 class BestResultsLoaded(Message):
-    """The trainee's best result per scenario, read from the store off the UI thread."""
+    """The trainee's best result per scenario, read from the store off the UI thread; `trainee` is whose."""
 
-    def __init__(self, best: dict[str, float]) -> None:
+    def __init__(self, best: dict[str, float], trainee: str | None = None) -> None:
         super().__init__()
         self.best = best
+        self.trainee = trainee
 
 
 class TurnApplied(Message):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.containers import VerticalScroll
+from textual.reactive import reactive
 from textual.widgets import Static
 
 from simulator.tui.widgets.text import literal
@@ -14,7 +15,11 @@ class Bubble(Static):
 
 
 class ConversationLog(VerticalScroll):
-    """A scrolling log that stays at the bottom while new lines arrive (unless the trainee scrolled up)."""
+    """A scrolling log that stays at the bottom while new lines arrive (unless the trainee scrolled up).
+
+    While the trainee reads further up, new entries do not move the view: `unseen` turns True instead (the
+    screen shows a cue), and goes back to False once they scroll to the bottom or call `jump_to_latest`.
+    """
 
     DEFAULT_CSS = """
     ConversationLog { height: 1fr; padding: 0 1; scrollbar-size-vertical: 1; }
@@ -29,14 +34,48 @@ class ConversationLog(VerticalScroll):
 
     can_focus = True
 
+    unseen: reactive[bool] = reactive(False)
+    """Something was added below the part of the log the trainee is reading."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.following = True
+        """At the bottom (or sent there): new entries scroll into view."""
+
+    @property
+    def at_bottom(self) -> bool:
+        return self.scroll_y >= self.max_scroll_y - 1
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if self.is_mounted and self.size.height:
+            self.following = self.at_bottom
+            if self.following:
+                self.unseen = False
+
     def add(self, content: Text, *classes: str) -> Bubble:
         """Append an entry; follow it to the bottom unless the trainee has scrolled up to read."""
-        following = self.scroll_y >= self.max_scroll_y - 1
         bubble = Bubble(content, classes=" ".join(classes))
         self.mount(bubble)
-        if following:
-            self.call_after_refresh(self.scroll_end, animate=False, immediate=True)
+        self.grew()
         return bubble
+
+    def grew(self) -> None:
+        """Something in the log was added or got longer: keep the bottom in view, or say there is more below."""
+        if self.following:
+            self.call_after_refresh(self._to_bottom_if_following)
+        else:
+            self.unseen = True
+
+    def _to_bottom_if_following(self) -> None:
+        if self.following:
+            self.scroll_end(animate=False, immediate=True)
+
+    def jump_to_latest(self) -> None:
+        """Scroll to the newest entry and follow new ones again."""
+        self.following = True
+        self.unseen = False
+        self.scroll_end(animate=False, immediate=True)
 
     def add_brief(self, title: str, body: Text) -> Bubble:
         text = Text.assemble(literal(title, "bold"), "\n", body)

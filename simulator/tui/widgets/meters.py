@@ -31,7 +31,9 @@ def level_colour(fraction: float) -> str:
 
 
 class Meter(Widget):
-    """`Label ████░░░░ 0.62 note` on one line; the bar takes what width is left."""
+    """`Label ████░░░░ 0.62` on one line. The bar's length depends only on the meter's width, its
+    `label_width` and `tail_width`, never on the label, the number or the note shown: meters of one width line
+    up, and a bar does not jump when its note changes."""
 
     DEFAULT_CSS = """
     Meter { height: 1; width: 1fr; }
@@ -39,6 +41,9 @@ class Meter(Widget):
 
     value: reactive[float | None] = reactive(None)
     note: reactive[str] = reactive("")
+
+    TAIL_WIDTH = 6
+    """Cells kept after the bar for the number (and a note when it fits): " 0.62", " 100", " 10/10"."""
 
     def __init__(
         self,
@@ -48,6 +53,7 @@ class Meter(Widget):
         maximum: float = 1.0,
         number: str = "{:.2f}",
         label_width: int = 9,
+        tail_width: int | None = None,
         colour: str | None = None,
         id: str | None = None,
         classes: str | None = None,
@@ -57,25 +63,29 @@ class Meter(Widget):
         self.maximum = maximum
         self.number = number
         self.label_width = label_width
+        self.tail_width = tail_width if tail_width is not None else self.TAIL_WIDTH
         self.colour = colour
         self.set_reactive(Meter.value, value)
 
+    def bar_width(self, width: int | None = None) -> int:
+        """How many cells the bar takes in a meter `width` cells wide (its content width by default)."""
+        width = max(1, self.content_size.width if width is None else width)
+        return max(3, width - self.label_width - 1 - self.tail_width)
+
     def render(self) -> Text:
-        width = max(1, self.content_size.width)
         label = self.label[: self.label_width].ljust(self.label_width)
         if self.value is None:
             number, fraction = "—", 0.0
         else:
             number, fraction = self.number.format(self.value), (self.value / self.maximum if self.maximum else 0.0)
-        tail = f" {number}" + (f" {self.note}" if self.note else "")
-        room = width - len(label) - 1 - len(tail)
-        if room < 3 and self.note:  # drop the note before squeezing the bar
-            tail = f" {number}"
-            room = width - len(label) - 1 - len(tail)
-        filled, empty = bar(fraction, max(3, room))
+        tail = f" {number}"
+        if self.note and len(tail) + 1 + len(self.note) <= self.tail_width:
+            tail += f" {self.note}"
+        filled, empty = bar(fraction, self.bar_width())
         colour = self.colour or level_colour(fraction)
         return Text.assemble(
-            (label, "bold"), " ", (filled, colour if self.value is not None else "dim"), (empty, "dim"), tail,
+            (label, "bold"), " ", (filled, colour if self.value is not None else "dim"), (empty, "dim"),
+            tail.ljust(self.tail_width),
             no_wrap=True, overflow="ellipsis",
         )
 
@@ -95,8 +105,8 @@ class CriterionMeter(Widget):
 
     def compose(self) -> ComposeResult:
         yield Label(literal(self.criterion_name, f"bold {self.colour}", one_line=True))
-        yield Meter(" last", label_width=5, classes="last")
-        yield Meter(" avg", label_width=5, classes="avg")
+        yield Meter("  last", classes="last")
+        yield Meter("  avg", classes="avg")
 
     def show(self, last: float | None, average: float | None) -> None:
         self.query_one(".last", Meter).value = last

@@ -63,3 +63,27 @@ def highlight_evidence(
             if not found:
                 missing.setdefault(cid, []).append(phrase)
     return text, missing
+
+
+_EMPHASIS = re.compile(
+    r"(?P<bold>\*\*(?=\S)(?P<b>.+?)(?<=\S)\*\*)"
+    r"|(?<![\w*])\*(?=[^\s*])(?P<i>[^*\n]+?)(?<=[^\s*])\*(?![\w*])"
+    r"|(?<![\w_])_(?=[^\s_])(?P<u>[^_\n]+?)(?<=[^\s_])_(?![\w_])"
+)
+
+
+def emphasis(text: object, style: str = "") -> Text:
+    """Text written with Markdown emphasis (rubric feedback: "Say what *you* will do"), shown as a trainee should
+    see it: `**bold**` in bold and `*italic*` / `_italic_` in italics, without the markers; the rest literal."""
+    plain = clean(text)
+    out = Text(style=style)
+    position = 0
+    for match in _EMPHASIS.finditer(plain):
+        out.append(plain[position:match.start()])
+        if match.group("b") is not None:
+            out.append(match.group("b"), "bold")
+        else:
+            out.append(match.group("i") if match.group("i") is not None else match.group("u"), "italic")
+        position = match.end()
+    out.append(plain[position:])
+    return out

@@ -15,16 +15,15 @@ from simulator.content.scenario import ENDING_WORDS
 from simulator.engine import Conversation, Turn, mood_label
 from simulator.content.templates import render_line
 from simulator.tui.widgets.meters import Meter
-from simulator.tui.widgets.text import clean, criterion_styles, highlight_evidence, literal
-
+from simulator.tui.widgets.text import clean, criterion_styles, emphasis, highlight_evidence, literal
 
 
 class DebriefScreen(Screen):
     BINDINGS = [
-        Binding("r", "app.retry", "Retry"),
-        Binding("p", "app.pick", "Pick another"),
-        Binding("q", "app.request_quit", "Quit", show=False),
-        Binding("question_mark", "app.help", "Help", show=False),
+        Binding("r", "app.retry", "Retry", tooltip="retry the same scenario"),
+        Binding("p", "app.pick", "Pick another", tooltip="pick another scenario"),
+        Binding("q", "app.request_quit", "Quit", show=False, tooltip="quit"),
+        Binding("question_mark", "app.help", "Help", show=False, tooltip="this help"),
     ]
 
     def __init__(self, conversation: Conversation, *, setup: Any, session_id: int | None) -> None:
@@ -62,7 +61,8 @@ class DebriefScreen(Screen):
     def on_mount(self) -> None:
         self.title = f"Debrief — {clean(self.conversation.scenario.title, one_line=True)}"
         self.sub_title = self.app.now().strftime("%d %b %Y %H:%M")
-        self.query_one("#retry", Button).focus()
+        # The debrief is for reading: PgDn, PgUp, ↑ and ↓ scroll it at once (Tab reaches the buttons; r, p, q too).
+        self.query_one("#debrief", VerticalScroll).focus()
         self.app.screen_ready()
 
     # -- parts ------------------------------------------------------------------------------------------------------
@@ -76,15 +76,20 @@ class DebriefScreen(Screen):
             f" · {r.turns} repl{'y' if r.turns == 1 else 'ies'}",
             f" · {self.conversation.difficulty.value} · {self.setup.mode}",
         )
-        if not r.passed and r.ending_kind == "walked_out":
-            text.append("\nA customer who walks out is a fail whatever the scores.", "italic")
+        if r.passed:
+            text.append("\nPassed: your replies averaged at least the pass mark, every criterion reached its floor, "
+                        "and the conversation was resolved.", "italic")
+        else:
+            text.append("\nNot passed, because:", "bold")
+            for reason in r.why_not_passed or ["the session did not meet the pass rules"]:
+                text.append("\n  • ")
+                text.append_text(literal(reason))
         return text
 
     def _ending(self) -> Text:
         c = self.conversation
         r = self.result
-        text = Text.assemble(("Ending: ", "bold"), (ENDING_WORDS.get(r.ending_kind, r.ending_kind), "bold"),
-                             (f" ({r.ending})", "dim"))
+        text = Text.assemble(("Ending: ", "bold"), (ENDING_WORDS.get(r.ending_kind, "the conversation ended"), "bold"))
         if r.ending_summary:
             text.append("\n")
             text.append_text(literal(r.ending_summary))
@@ -118,29 +123,53 @@ class DebriefScreen(Screen):
         except Exception:
             return source
 
-    def weakest_turns(self) -> list[Turn]:
-        """Up to three turns below the pass mark, weakest first; else the single weakest turn."""
+    def shortfalls(self, turn: Turn) -> list[str]:
+        """How `turn` fell short, in words: under the pass mark, a criterion under its floor, a red flag, or
+        something the customer noticed. Empty for a turn that did not fall short."""
         c = self.conversation
-        weakest = c.weakest_turns(3)
-        below = [t for t in weakest if t.overall < c.pass_mark]
-        return below or weakest[:1]
+        why = []
+        if turn.overall < c.pass_mark:
+            why.append(f"overall {turn.overall:.2f}, under the pass mark of {c.pass_mark:.2f}")
+        for criterion in c.rubric.criteria:
+            score = turn.scores.get(criterion.id, 0.0)
+            if score < criterion.floor:
+                why.append(f"{criterion.name} {score:.2f}, under its floor of {criterion.floor:.2f}")
+        if turn.red_flags:
+            why.append("a red flag")
+        if turn.notes:
+            why.append("the customer noticed something (see the turn below)")
+        return why
+
+    def short_turns(self) -> list[Turn]:
+        """The turns that fell short, weakest first (up to three)."""
+        return [t for t in self.conversation.weakest_turns(len(self.conversation.turns)) if self.shortfalls(t)][:3]
 
     def _better_replies(self) -> Text:
         c = self.conversation
-        weakest = self.weakest_turns()
-        text = Text()
-        if not weakest:
+        if not c.turns:
             return Text("No replies to look at.", style="dim")
-        if all(t.overall >= c.pass_mark for t in weakest):
-            text.append("Every reply reached the pass mark; your weakest one:\n", "italic")
-        for i, turn in enumerate(weakest):
+        short = self.short_turns()
+        if not short:
+            text = Text("No reply fell short: each one reached the pass mark and every criterion's floor.",
+                        style="italic")
+            if not self.result.passed:
+                text.append("\nThe session did not pass for the reasons above.", "italic")
+            return text
+        # The same better reply for several turns is shown once, under all of them.
+        groups: dict[str | None, list[Turn]] = {}
+        for turn in short:
+            groups.setdefault(self.better_reply(turn), []).append(turn)
+        text = Text()
+        for i, (better, turns) in enumerate(groups.items()):
             if i:
                 text.append("\n\n")
-            text.append(f"Turn {turn.number}", "bold")
-            text.append(f" (overall {turn.overall:.2f})", "dim")
-            text.append("\n  You said: ", "italic")
-            text.append_text(literal(turn.reply))
-            better = self.better_reply(turn)
+            for j, turn in enumerate(turns):
+                if j:
+                    text.append("\n")
+                text.append(f"Turn {turn.number}", "bold")
+                text.append(f" (overall {turn.overall:.2f}: {'; '.join(self.shortfalls(turn))})", "dim")
+                text.append("\n  You said: ", "italic")
+                text.append_text(literal(turn.reply))
             if better:
                 text.append("\n  A better reply would have been: ", "bold green")
                 text.append_text(literal(better))
@@ -173,14 +202,17 @@ class DebriefScreen(Screen):
             text.append("\n  ")
             text.append_text(literal(criterion.name, self.styles_by_criterion[criterion.id], one_line=True))
             text.append(": ")
-            text.append_text(literal(feedback))
+            text.append_text(emphasis(feedback))
             if phrases:
                 text.append(" — evidence: ", "dim")
                 text.append_text(literal(" | ".join(f"“{p}”" for p in phrases[:3]), "italic", one_line=True))
         flags = {f.id: f for f in rubric.red_flags}
         for flag_id in turn.red_flags:
             text.append("\n  ⚑ Red flag: ", "bold red")
-            text.append_text(literal(flags[flag_id].feedback if flag_id in flags else flag_id))
+            text.append_text(emphasis(flags[flag_id].feedback) if flag_id in flags else literal(flag_id))
+        for note in turn.notes:
+            text.append("\n  ↻ The customer noticed: ", "bold yellow")
+            text.append_text(emphasis(note))
         text.append(f"\n  mood {turn.mood_before:.0f} → {turn.mood_after:.0f}, patience {turn.patience_after}",
                     "dim")
         return text

@@ -14,6 +14,7 @@ from textual.widgets import Footer, Header, Input, Label, OptionList, RadioButto
 from textual.widgets.option_list import Option
 
 from simulator.content.scenario import DIFFICULTIES, MODES
+from simulator.session import login_name
 from simulator.tui.trainee.messages import BestResultsLoaded, ScenariosLoaded
 from simulator.tui.widgets.safe_input import SafeInput
 from simulator.tui.widgets.status import ModelStatus
@@ -41,13 +42,16 @@ class PickerScreen(Screen):
     SUB_TITLE = "pick a scenario"
 
     BINDINGS = [
-        Binding("enter", "start", "Start", show=True),
-        Binding("ctrl+d", "cycle_difficulty", "Difficulty", priority=True),
-        Binding("ctrl+t", "toggle_mode", "Practice/test", priority=True),
-        Binding("down", "move(1)", "Next", show=False),
-        Binding("up", "move(-1)", "Previous", show=False),
-        Binding("question_mark", "app.help", "Help", show=False),
-        Binding("q", "app.request_quit", "Quit", show=False),
+        Binding("enter", "start", "Start", show=True, tooltip="start the chosen scenario (in the name box: done)"),
+        Binding("ctrl+d", "cycle_difficulty", "Difficulty", priority=True,
+                tooltip="cycle the difficulty: easy, medium, hard"),
+        Binding("ctrl+t", "toggle_mode", "Practice/test", priority=True,
+                tooltip="switch between practice and test mode"),
+        Binding("down", "move(1)", "Next", show=False, tooltip="next scenario (type in the filter box to filter)"),
+        Binding("up", "move(-1)", "Previous", show=False, tooltip="previous scenario"),
+        Binding("ctrl+n", "edit_name", "Your name", tooltip="type your name (your sessions and best results are kept under it)"),
+        Binding("question_mark", "app.help", "Help", show=False, tooltip="this help, when not typing"),
+        Binding("q", "app.request_quit", "Quit", show=False, tooltip="quit, when not typing"),
     ]
 
     def __init__(self, highlight: str | None = None) -> None:
@@ -62,6 +66,8 @@ class PickerScreen(Screen):
         self.difficulty_choice: str | None = None
         self._shown_difficulty: str | None = None
         self._auto_changes = 0
+        self.given_name = ""
+        """The name the app was started with (--trainee or the login name): the name box starts with it."""
 
     # -- layout -------------------------------------------------------------------------------------------------
 
@@ -69,8 +75,13 @@ class PickerScreen(Screen):
         app = self.app
         yield Header()
         with Vertical(id="picker"):
-            yield Static(Text.assemble("Hello ", literal(app.trainee, "bold", one_line=True),
-                                       " — choose a customer to practise with."), id="greeting")
+            with Horizontal(id="greeting"):
+                yield Label("Hello", id="hello")
+                fixed = getattr(app, "name_fixed", False)  # `frontline serve`: the name comes from the sign-in
+                yield SafeInput(app.trainee, placeholder="your name", id="trainee-name", select_on_focus=True,
+                                max_length=60, disabled=fixed)
+                yield Static(Text.assemble(" — choose a customer to practise with. ",
+                                           ("" if fixed else "(Ctrl+N: your name)", "dim")), id="greeting-text")
             yield SafeInput(placeholder="Type to filter scenarios…", id="filter")
             yield OptionList(id="scenarios")
             with Horizontal(id="choices"):
@@ -88,6 +99,8 @@ class PickerScreen(Screen):
 
     def on_mount(self) -> None:
         self.difficulty_choice = self.app.difficulty
+        self.given_name = self.app.trainee
+        self.query_one("#trainee-name", Input).cursor_blink = not self.app.deterministic
         self._fill()
         filter_box = self.query_one("#filter", Input)
         filter_box.cursor_blink = not self.app.deterministic
@@ -102,7 +115,34 @@ class PickerScreen(Screen):
         entries, broken = read_entries(self.app.library)
         self.post_message(ScenariosLoaded(entries, broken))
         self.app.call_from_thread(self.app.start_loading)
-        self.post_message(BestResultsLoaded(self.app.link.best_results(self.app.trainee)))
+        trainee = self.app.trainee
+        self.post_message(BestResultsLoaded(self.app.link.best_results(trainee), trainee))
+
+    @work(thread=True, exit_on_error=False, exclusive=True, group="picker-best")
+    def _load_best(self, trainee: str) -> None:
+        self.post_message(BestResultsLoaded(self.app.link.best_results(trainee), trainee))
+
+    # -- the trainee's name -------------------------------------------------------------------------------------
+
+    @property
+    def trainee(self) -> str:
+        """The name typed in the name box; the name the app started with while the box is empty."""
+        typed = self.query_one("#trainee-name", Input).value.strip()
+        return typed or self.given_name or login_name()
+
+    def _name_changed(self) -> None:
+        name = self.trainee
+        if name == self.app.trainee:
+            return
+        self.app.trainee = name  # the sessions started from here, and their best results, go under it
+        self.best_loaded = False
+        self._load_best(name)
+
+    def action_edit_name(self) -> None:
+        if getattr(self.app, "name_fixed", False):
+            self.notify("You signed in under this name; to practise as someone else, sign out in the browser.")
+            return
+        self.query_one("#trainee-name", Input).focus()
 
     def on_scenarios_loaded(self, message: ScenariosLoaded) -> None:
         self.entries = message.entries
@@ -118,6 +158,8 @@ class PickerScreen(Screen):
             self.action_start()
 
     def on_best_results_loaded(self, message: BestResultsLoaded) -> None:
+        if message.trainee is not None and message.trainee != self.app.trainee:
+            return  # read for a name since changed
         self.best = message.best
         self.best_loaded = True
         self._fill(keep=self._highlighted_id())
@@ -199,6 +241,8 @@ class PickerScreen(Screen):
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "filter":
             self._fill(keep=self._highlighted_id())
+        elif event.input.id == "trainee-name":
+            self._name_changed()
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         self._follow_scenario_difficulty()
@@ -208,6 +252,10 @@ class PickerScreen(Screen):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
+        if event.input.id == "trainee-name":  # done with the name: on to choosing a scenario
+            self._name_changed()
+            self.query_one("#filter", Input).focus()
+            return
         self.action_start()
 
     def action_move(self, step: int) -> None:

@@ -17,22 +17,24 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.events import Resize
+from textual.events import Click, Resize
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, Input, Label, Static
+from textual.widgets import Button, Footer, Header, Label, Static
 
-from simulator.content.scenario import ENDING_WORDS
 from simulator.engine import Conversation, Turn, mood_label
 from simulator.session import PracticeSession
 from simulator.tui.trainee.messages import ReplyScored, ScoringFailed, SessionFinished, TurnApplied
 from simulator.tui.widgets.checklist import GoalChecklist
 from simulator.tui.widgets.conversation import Bubble, ConversationLog
-from simulator.tui.widgets.meters import CriterionMeter, Meter
-from simulator.tui.widgets.safe_input import SafeInput
+from simulator.tui.widgets.meters import CriterionMeter, Meter, level_colour
+from simulator.tui.widgets.reply_box import ReplyBox
 from simulator.tui.widgets.status import ModelStatus
-from simulator.tui.widgets.text import clean, criterion_styles, highlight_evidence, literal
+from simulator.tui.widgets.text import clean, criterion_styles, emphasis, highlight_evidence, literal
 
 YOU = "You"
+WIDE = 100
+"""From this width on the side panel shows by default; narrower, the conversation gets the room (Ctrl+B)."""
+NEW_BELOW = "↓ New reply below — press End to jump to it"
 
 
 @dataclass
@@ -48,12 +50,17 @@ class Pending:
 
 class PlayScreen(Screen):
     BINDINGS = [
-        Binding("ctrl+b", "toggle_panel", "Panel"),
-        Binding("pageup", "scroll_log(-1)", "Scroll", show=False),
-        Binding("pagedown", "scroll_log(1)", "Scroll", show=False),
-        Binding("escape", "focus_reply", "Reply box", show=False),
-        Binding("question_mark", "app.help", "Help", show=False),
-        Binding("q", "app.request_quit", "Quit", show=False),
+        Binding("ctrl+b", "toggle_panel", "Panel", tooltip="show or hide the side panel (meters and goals)"),
+        Binding("f2", "toggle_brief", "Brief", tooltip="show the whole brief, or fold it to one line"),
+        Binding("pageup", "scroll_log(-1)", "Scroll", show=False, priority=True,
+                tooltip="scroll the conversation up (also with the mouse)"),
+        Binding("pagedown", "scroll_log(1)", "Scroll", show=False, priority=True,
+                tooltip="scroll the conversation down"),
+        Binding("end", "end", "Latest", show=False, priority=True,
+                tooltip="jump to the newest reply (in the reply box: to the end of the line, once you are there)"),
+        Binding("escape", "focus_reply", "Reply box", show=False, tooltip="back to the reply box"),
+        Binding("question_mark", "app.help", "Help", show=False, tooltip="this help, when not typing"),
+        Binding("q", "app.request_quit", "Quit", show=False, tooltip="quit, when not typing (asks first)"),
     ]
 
     def __init__(self, session: PracticeSession, *, setup: Any) -> None:
@@ -67,6 +74,11 @@ class PlayScreen(Screen):
         self.styles_by_criterion = criterion_styles(self.conversation.rubric.criterion_ids)
         self.last_latency: float | None = None
         """Seconds from sending the last reply to its feedback on screen."""
+        self.panel_choice: bool | None = None
+        """The trainee's Ctrl+B choice; None: the side panel shows when the screen is wide enough."""
+        self.brief_choice: bool | None = None
+        """The trainee's F2 choice; None: the whole brief until the first reply, then folded to a line."""
+        self._brief: Bubble | None = None
 
     @property
     def test_mode(self) -> bool:
@@ -86,9 +98,11 @@ class PlayScreen(Screen):
             with Vertical(id="main"):
                 yield Static(id="watch-problems")
                 yield ConversationLog(id="log")
+                yield Static(Text(NEW_BELOW, style="bold"), id="new-below")
                 yield ModelStatus(id="model-status")
                 yield Static(id="play-status")
-                yield SafeInput(placeholder=self._placeholder(), id="reply", select_on_focus=False)
+                yield Static(id="mini-status")
+                yield ReplyBox(placeholder=self._placeholder(), id="reply")
                 yield Button("See your debrief  ⏎", id="to-debrief", variant="success")
             with VerticalScroll(id="side"):
                 yield Static(id="turn-count")
@@ -116,9 +130,11 @@ class PlayScreen(Screen):
         scenario = c.scenario
         self.title = clean(scenario.title, one_line=True)
         self.query_one("#to-debrief").display = False
+        self.query_one("#new-below").display = False
         self.show_problems([])
         self._write_brief()
         log = self.query_one(ConversationLog)
+        self.watch(log, "unseen", self._unseen_changed)
         for turn in c.turns:  # a resumed session: show what was said so far
             log.add_customer(scenario.persona.name, mood_label(turn.mood_before), turn.customer_line)
             self._write_turn(turn, log.add_trainee(YOU, Text()))
@@ -129,8 +145,9 @@ class PlayScreen(Screen):
             self._prepare_for_reply()
         self._refresh_side()
         self._update_status()
+        self._show_panel()
         self.watch(self.app, "scorer_state", self._scorer_state_changed, init=False)
-        reply_box = self.query_one("#reply", Input)
+        reply_box = self.query_one("#reply", ReplyBox)
         reply_box.cursor_blink = not self.app.deterministic
         reply_box.focus()
         self.app.screen_ready()
@@ -157,8 +174,35 @@ class PlayScreen(Screen):
             for goal in s.goals:
                 body.append("\n  ○ ")
                 body.append_text(literal(goal.description, one_line=True))
-        title = f"Brief — you are the {clean(s.setting.role, one_line=True).lower()} at {clean(s.setting.business, one_line=True)}"
-        self.query_one(ConversationLog).add_brief(title, body)
+        body.append("\n(F2 or a click folds the brief to one line)", "dim italic")
+        self._brief_full = Text.assemble(literal(self._brief_title(), "bold"), "\n", body)
+        self._brief = self.query_one(ConversationLog).add(self._brief_text(), "brief")
+
+    def _brief_title(self) -> str:
+        s = self.conversation.scenario
+        return f"Brief — you are the {clean(s.setting.role, one_line=True).lower()} at {clean(s.setting.business, one_line=True)}"
+
+    @property
+    def brief_open(self) -> bool:
+        return self.brief_choice if self.brief_choice is not None else not self.conversation.turns
+
+    def _brief_text(self) -> Text:
+        if self.brief_open:
+            return self._brief_full
+        c = self.conversation
+        goals = c.scenario.goals
+        text = Text.assemble(literal(self._brief_title(), "bold", one_line=True), "\n")
+        text.append(f"{c.difficulty.value} · {self.mode} · pass mark {c.pass_mark:.0%}")
+        if goals:
+            met = sum(1 for g in goals if c.goals_met.get(g.id)) if not self.test_mode else None
+            text.append(f" · {len(goals)} goals" + (f", {met} met" if met is not None else ""))
+        text.append("   F2 shows the whole brief", "dim italic")
+        return text
+
+    def _refresh_brief(self) -> None:
+        if self._brief is not None:
+            self._brief.set_class(not self.brief_open, "-folded")
+            self._brief.update(self._brief_text())
 
     # -- the side panel -----------------------------------------------------------------------------------------
 
@@ -171,9 +215,9 @@ class PlayScreen(Screen):
         self.query_one("#turn-count", Static).update(
             Text.assemble(("Turn ", "bold"), f"{shown_turn} of {c.scenario.turn_limit}",
                           ("  (ended)" if c.finished else "", "dim")))
-        mood = self.query_one("#mood", Meter)
-        mood.value = c.mood
-        mood.note = label
+        self.query_one("#customer-name", Static).update(Text.assemble(
+            literal(c.scenario.persona.name, "bold", one_line=True), (f" · {label}", "italic")))
+        self.query_one("#mood", Meter).value = c.mood
         self.query_one("#patience", Meter).value = c.patience
         for criterion in c.rubric.criteria:
             meter = self.query_one(f"#criterion-{criterion.id}", CriterionMeter)
@@ -184,6 +228,15 @@ class PlayScreen(Screen):
                 meter.show(turns[-1].scores[criterion.id], avg)
         self.query_one(GoalChecklist).show([(g.id, g.description) for g in c.scenario.goals], c.goals_met,
                                            hidden=self.test_mode)
+        self._refresh_brief()
+        mini = Text.assemble(("Turn ", "bold"), f"{shown_turn} of {c.scenario.turn_limit}",
+                             " · mood ", (f"{c.mood:.0f} {label}", level_colour(c.mood / 100)),
+                             f" · patience {c.patience}/{c.starting_patience}")
+        if c.scenario.goals and not self.test_mode:
+            mini.append(f" · goals {sum(1 for g in c.scenario.goals if c.goals_met.get(g.id))}"
+                        f"/{len(c.scenario.goals)}")
+        mini.append("   Ctrl+B panel", "dim")
+        self.query_one("#mini-status", Static).update(mini)
 
     def show_problems(self, problems: list[str], heading: str = "") -> None:
         """--watch: the edited file's problems (FILE:LINE:COL lines) above the conversation; [] hides them."""
@@ -211,9 +264,9 @@ class PlayScreen(Screen):
 
     # -- sending a reply ------------------------------------------------------------------------------------------
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
+    def on_reply_box_submitted(self, event: ReplyBox.Submitted) -> None:
         event.stop()
-        if event.input.id != "reply":
+        if event.reply_box.id != "reply":
             return
         reply = event.value.strip()
         if not reply or self.finished:
@@ -221,12 +274,14 @@ class PlayScreen(Screen):
         if self.pending is not None:
             self.notify("Still scoring your last reply…", severity="warning", timeout=2)
             return
-        event.input.value = ""
+        event.reply_box.value = ""
         self._turn_ids += 1
         note = "scoring…" if self.app.scorer_state == "ready" else "waiting for the scoring model…"
-        bubble = self.query_one(ConversationLog).add_trainee(YOU, literal(reply), note)
+        log = self.query_one(ConversationLog)
+        log.jump_to_latest()  # what you send is where you look
+        bubble = log.add_trainee(YOU, literal(reply), note)
         self.pending = Pending(self._turn_ids, reply, bubble, sent_at=time.perf_counter())
-        event.input.placeholder = self._placeholder(busy=True)
+        event.reply_box.placeholder = self._placeholder(busy=True)
         self._update_status()
         self._maybe_score()
 
@@ -254,7 +309,7 @@ class PlayScreen(Screen):
             note = "waiting for the scoring model…" if state != "ready" else "scoring…"
             self.pending.bubble.update(ConversationLog.trainee_text(YOU, literal(self.pending.reply), note))
         if self.pending is not None:
-            self.query_one("#reply", Input).placeholder = self._placeholder(busy=True)
+            self.query_one("#reply", ReplyBox).placeholder = self._placeholder(busy=True)
         self._update_status()
         if state == "ready":
             self._maybe_score()
@@ -295,7 +350,7 @@ class PlayScreen(Screen):
                              turn.customer_reaction)
             self._prepare_for_reply()
         self._refresh_side()
-        reply_box = self.query_one("#reply", Input)
+        reply_box = self.query_one("#reply", ReplyBox)
         reply_box.placeholder = self._placeholder()
         self._update_status()
         self.last_latency = time.perf_counter() - pending.sent_at
@@ -316,7 +371,7 @@ class PlayScreen(Screen):
         """The reply was not used: take it off the log, put it back in the reply box, say why."""
         self.pending = None
         pending.bubble.remove()
-        reply_box = self.query_one("#reply", Input)
+        reply_box = self.query_one("#reply", ReplyBox)
         if not reply_box.value:
             reply_box.value = pending.reply
         reply_box.placeholder = self._placeholder()
@@ -354,7 +409,7 @@ class PlayScreen(Screen):
                 colour = self.styles_by_criterion[criterion.id]
                 text.append("\n▸ ", colour)
                 text.append_text(literal(criterion.name + ": ", colour, one_line=True))
-                text.append_text(literal(feedback))
+                text.append_text(emphasis(feedback))
         for cid, phrases in (missing or {}).items():
             for phrase in phrases[:2]:
                 text.append("\n  ")
@@ -366,7 +421,10 @@ class PlayScreen(Screen):
         for flag_id in turn.red_flags:
             text.append("\n⚑ Red flag: ", "bold red")
             flag = flags.get(flag_id)
-            text.append_text(literal(flag.feedback if flag else flag_id))
+            text.append_text(emphasis(flag.feedback) if flag else literal(flag_id))
+        for note in turn.notes:
+            text.append("\n↻ The customer noticed: ", "bold yellow")
+            text.append_text(emphasis(note))
         goals = {g.id: g for g in scenario.goals}
         for goal_id in turn.goals_met:
             text.append("\n✔ Goal met: ", "bold green")
@@ -384,10 +442,13 @@ class PlayScreen(Screen):
         log = self.query_one(ConversationLog)
         if announce:
             log.add_customer(c.scenario.persona.name, mood_label(c.mood), c.customer_line)
-        kind = ENDING_WORDS.get(ending.kind.value, ending.kind.value)
-        log.add(Text.assemble(("The conversation is over: ", "bold"), (kind, "bold"),
-                              ("\nPress Enter (or the button below) for your debrief.", "")), "ending")
-        self.query_one("#reply", Input).display = False
+        text = Text.assemble(("The conversation is over: ", "bold"), (ending.kind.words, "bold"))
+        if ending.summary:
+            text.append("\n")
+            text.append_text(literal(ending.summary, "not bold"))
+        text.append("\nPress Enter (or the button below) for your debrief.", "not bold")
+        log.add(text, "ending")
+        self.query_one("#reply", ReplyBox).display = False
         self.query_one("#play-status", Static).display = False
         button = self.query_one("#to-debrief", Button)
         button.display = True
@@ -403,9 +464,28 @@ class PlayScreen(Screen):
 
     # -- actions ------------------------------------------------------------------------------------------------------
 
+    @property
+    def panel_shown(self) -> bool:
+        return self.panel_choice if self.panel_choice is not None else self.size.width >= WIDE
+
+    def _show_panel(self) -> None:
+        shown = self.panel_shown
+        self.query_one("#side").display = shown
+        self.query_one("#mini-status").display = not shown
+
     def action_toggle_panel(self) -> None:
-        side = self.query_one("#side")
-        side.display = not side.display
+        self.panel_choice = not self.panel_shown
+        self._show_panel()
+
+    def action_toggle_brief(self) -> None:
+        self.brief_choice = not self.brief_open
+        self._refresh_brief()
+
+    def on_click(self, event: Click) -> None:
+        if event.widget is self._brief:
+            self.action_toggle_brief()
+        elif event.widget is not None and event.widget.id == "new-below":
+            self.query_one(ConversationLog).jump_to_latest()
 
     def action_scroll_log(self, direction: int) -> None:
         log = self.query_one(ConversationLog)
@@ -414,13 +494,29 @@ class PlayScreen(Screen):
         else:
             log.scroll_page_down(animate=False)
 
+    def action_end(self) -> None:
+        """End: to the newest reply when there is something new below (or the reply box is not being typed in);
+        in the reply box otherwise, to the end of the line as usual."""
+        log = self.query_one(ConversationLog)
+        focused = self.focused
+        if isinstance(focused, ReplyBox) and not log.unseen:
+            focused.action_cursor_line_end()
+        elif focused is not None and focused.id == "side":
+            focused.scroll_end(animate=False)
+        else:
+            log.jump_to_latest()
+
+    def _unseen_changed(self, unseen: bool) -> None:
+        self.query_one("#new-below").display = unseen
+
     def action_focus_reply(self) -> None:
         if self.finished:
             self.query_one("#to-debrief", Button).focus()
         else:
-            self.query_one("#reply", Input).focus()
+            self.query_one("#reply", ReplyBox).focus()
 
     def on_resize(self, event: Resize) -> None:
         width = event.size.width
-        self.set_class(width < 100, "-narrow")
+        self.set_class(width < WIDE, "-narrow")
         self.set_class(width < 70, "-tiny")
+        self._show_panel()
