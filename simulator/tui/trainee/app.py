@@ -47,9 +47,11 @@ class FrontlineApp(App[int]):
     SUB_TITLE = "customer-service practice"
 
     BINDINGS = [
-        Binding("ctrl+q", "request_quit", "Quit", priority=True),
-        Binding("ctrl+c", "ctrl_c", "Quit", show=False, priority=True),
-        Binding("f1", "help", "Help"),
+        Binding("ctrl+q", "request_quit", "Quit", priority=True,
+                tooltip="quit (asks first when a session is in progress)"),
+        Binding("ctrl+c", "ctrl_c", "Quit", show=False, priority=True,
+                tooltip="copy the text selected in the reply box; otherwise quit, asking first"),
+        Binding("f1", "help", "Help", tooltip="this help"),
     ]
 
     scorer_state: reactive[str] = reactive("loading")
@@ -440,10 +442,10 @@ class FrontlineApp(App[int]):
 
     def action_ctrl_c(self) -> None:
         """Ctrl+C copies a selection in the reply box; otherwise it asks to quit (never just kills the app)."""
-        from textual.widgets import Input
+        from textual.widgets import Input, TextArea
 
         focused = self.focused
-        if isinstance(focused, Input) and focused.selected_text:
+        if isinstance(focused, (Input, TextArea)) and focused.selected_text:
             focused.action_copy()
             return
         self.action_request_quit()
@@ -454,7 +456,7 @@ class FrontlineApp(App[int]):
         if isinstance(self.screen, HelpScreen):
             self.screen.dismiss(None)
             return
-        self.push_screen(HelpScreen())
+        self.push_screen(HelpScreen(under=self.screen))
 
     def action_pick(self) -> None:
         self._confirm_leaving(self.show_picker, "Abandon this session and pick another scenario?")
@@ -482,6 +484,9 @@ class FrontlineApp(App[int]):
         toggle = getattr(screen, "action_toggle_panel", None)
         if toggle is not None:
             yield SystemCommand("Toggle side panel", "Show or hide the meters and goals", toggle)
+        brief = getattr(screen, "action_toggle_brief", None)
+        if brief is not None:
+            yield SystemCommand("Show or fold the brief", "Show the whole brief, or fold it to one line", brief)
         if self.scorer_state == "failed":
             yield SystemCommand("Reload scoring model", "Try loading the scoring model again", self.reload_scorer)
 
