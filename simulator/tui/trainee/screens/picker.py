@@ -100,6 +100,7 @@ class PickerScreen(Screen):
     def on_mount(self) -> None:
         self.difficulty_choice = self.app.difficulty
         self.given_name = self.app.trainee
+        self._fit_name_box()
         self.query_one("#trainee-name", Input).cursor_blink = not self.app.deterministic
         self._fill()
         filter_box = self.query_one("#filter", Input)
@@ -130,7 +131,13 @@ class PickerScreen(Screen):
         typed = self.query_one("#trainee-name", Input).value.strip()
         return typed or self.given_name or login_name()
 
+    def _fit_name_box(self) -> None:
+        """The name box as wide as the name (and room to type), so the greeting reads as one sentence."""
+        for box in self.query("#trainee-name").results(Input):
+            box.styles.width = max(8, min(32, len(box.value) + 3))
+
     def _name_changed(self) -> None:
+        self._fit_name_box()
         name = self.trainee
         if name == self.app.trainee:
             return

@@ -191,12 +191,14 @@ class PlayScreen(Screen):
             return self._brief_full
         c = self.conversation
         goals = c.scenario.goals
-        text = Text.assemble(literal(self._brief_title(), "bold", one_line=True), "\n")
+        text = Text.assemble(literal(self._brief_title(), "bold", one_line=True), "\n", no_wrap=True,
+                             overflow="ellipsis")
         text.append(f"{c.difficulty.value} · {self.mode} · pass mark {c.pass_mark:.0%}")
-        if goals:
-            met = sum(1 for g in goals if c.goals_met.get(g.id)) if not self.test_mode else None
-            text.append(f" · {len(goals)} goals" + (f", {met} met" if met is not None else ""))
-        text.append("   F2 shows the whole brief", "dim italic")
+        if goals and not self.test_mode:
+            text.append(f" · goals {sum(1 for g in goals if c.goals_met.get(g.id))}/{len(goals)} met")
+        elif goals:
+            text.append(f" · {len(goals)} goals")
+        text.append("  F2: full brief", "dim italic")
         return text
 
     def _refresh_brief(self) -> None:
