@@ -281,7 +281,8 @@ class Store:
         with self._errors("opening the database"):
             with self.engine.connect() as conn:
                 version = migrations.current_version(conn)
-            if version == migrations.LATEST:
+                current = version == migrations.LATEST and migrations.stamped(conn)
+            if current:
                 return version
             with self._writer.begin() as conn:
                 _, version = migrations.upgrade(conn)

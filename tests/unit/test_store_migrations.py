@@ -1,4 +1,5 @@
-"""The versioned schema, where the database is, and what a bad database URL says."""
+"""The versioned schema (Alembic revisions; databases stamped by the older schema_version table upgrade too),
+where the database is, and what a bad database URL says."""
 
 from __future__ import annotations
 
@@ -66,7 +67,7 @@ def test_a_new_database_gets_the_newest_schema(store_url):
 def test_a_version_1_database_opens_in_this_frontline_with_its_sessions(store_url):
     _make_v1_database(store_url)
     with Store(store_url, now=Clock()) as store:
-        assert store.schema_version == migrations.LATEST == 3
+        assert store.schema_version == migrations.LATEST == 4
         (old,) = store.sessions(with_turns=True)
         assert (old.trainee, old.overall, old.passed, old.reviewed) == ("old-timer", 0.7, True, False)
         assert [t.reply for t in old.turns] == ["reply 1", "reply 2"]
@@ -84,7 +85,7 @@ def test_a_version_2_database_keeps_its_turns_and_new_turns_keep_their_notes(sto
         assert migrations.upgrade(conn, target=2) == (1, 2)
     engine.dispose()
     with Store(store_url, now=Clock()) as store:
-        assert store.schema_version == 3
+        assert store.schema_version == 4
         (old,) = store.sessions(with_turns=True)
         assert [t.notes for t in old.turns] == [[], []]  # turns stored before notes were kept
         repeated = "I'll check that for you now #all=0.6"
@@ -210,3 +211,102 @@ def test_resume_from_the_cli_continues_with_the_next_replies(tmp_path):
     with Store() as store:
         (session,) = store.sessions(with_turns=True)
     assert session.finished and [t.reply for t in session.turns] == WARM
+
+
+# -- Alembic, and databases from before it ---------------------------------------------------------------------------
+
+
+def _make_released_database(url: str, version: int) -> None:
+    """A database exactly as the Frontline that shipped schema `version` left it: its tables, a finished session
+    of two turns, and its version in `schema_version` only (those Frontlines knew nothing of Alembic)."""
+    _make_v1_database(url)
+    engine = _engine(url)
+    with engine.begin() as conn:
+        if version > 1:
+            assert migrations.upgrade(conn, target=version) == (1, version)
+        conn.exec_driver_sql("DROP TABLE alembic_version")
+        assert conn.exec_driver_sql("SELECT version FROM schema_version").scalar() == version
+    engine.dispose()
+
+
+def _versions(url: str) -> tuple[str, list[int]]:
+    engine = _engine(url)
+    with engine.connect() as conn:
+        revision = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars().all()
+        legacy = conn.exec_driver_sql("SELECT version FROM schema_version").scalars().all()
+    engine.dispose()
+    assert len(revision) == 1
+    return revision[0], legacy
+
+
+@pytest.mark.parametrize("version", [1, 2, 3, 4])
+def test_every_released_schema_upgrades_seamlessly_with_its_sessions(store_url, tire, version):
+    _make_released_database(store_url, version)
+    with Store(store_url, now=Clock()) as store:
+        assert store.schema_version == migrations.LATEST
+        (old,) = store.sessions(with_turns=True)
+        assert (old.trainee, old.overall, old.passed) == ("old-timer", 0.7, True)
+        assert [t.reply for t in old.turns] == ["reply 1", "reply 2"]
+        session_id, conversation = play(store, tire, WARM, trainee="new")  # and the new schema takes new work
+        assert [t.to_turn() for t in store.session(session_id).turns] == conversation.turns
+    # Alembic now knows the revision, and the old table says the same, for any older Frontline that looks.
+    assert _versions(store_url) == (f"{migrations.LATEST:04d}", [migrations.LATEST])
+    with Store(store_url) as again:
+        assert again.schema_version == migrations.LATEST and len(again.sessions()) == 2
+
+
+def test_a_new_database_is_made_by_the_alembic_revisions(store_url):
+    with Store(store_url) as store:
+        assert store.schema_version == migrations.LATEST
+    assert _versions(store_url) == (f"{migrations.LATEST:04d}", [migrations.LATEST])
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory(str(migrations.REVISIONS), version_locations=[str(migrations.REVISIONS)])
+    chain = [r.revision for r in script.walk_revisions()]
+    assert chain == [f"{n:04d}" for n in range(migrations.LATEST, 0, -1)]  # one line of history, no branches
+
+
+def test_an_unknown_alembic_revision_is_refused_as_a_newer_frontlines(store_url):
+    with Store(store_url):
+        pass
+    engine = _engine(store_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0007'")
+    engine.dispose()
+    with pytest.raises(StoreError, match="newer Frontline.*version 7"):
+        Store(store_url)
+    engine = _engine(store_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = 'a1b2c3d4e5f6'")
+    engine.dispose()
+    with pytest.raises(StoreError, match="newer Frontline"):
+        Store(store_url)
+
+
+def test_many_frontlines_opening_an_old_database_at_once_upgrade_it_exactly_once(store_url):
+    import threading
+
+    _make_released_database(store_url, 1)
+    opened: list[int] = []
+    failures: list[BaseException] = []
+    start = threading.Barrier(6)
+
+    def open_it() -> None:
+        try:
+            start.wait()
+            with Store(store_url) as store:
+                opened.append(store.schema_version)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=open_it) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not failures, failures
+    assert opened == [migrations.LATEST] * 6
+    assert _versions(store_url) == (f"{migrations.LATEST:04d}", [migrations.LATEST])
+    with Store(store_url) as store:
+        (old,) = store.sessions(with_turns=True)
+        assert len(old.turns) == 2
