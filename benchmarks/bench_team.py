@@ -423,7 +423,7 @@ def main() -> int:
             raise SystemExit("bench_team: the scoring service did not start")
 
         def serve(port: int) -> subprocess.Popen:
-            process = subprocess.Popen([sys.executable, "-m", "simulator", "serve", "--port", str(port), "--scorer",
+            process = subprocess.Popen([sys.executable, "-m", "simulator", "serve", "--port", str(port), "--scorer-service",
                                         socket_path], env=env, stdin=subprocess.DEVNULL,
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             processes.append(process)

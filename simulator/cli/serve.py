@@ -29,11 +29,15 @@ def default_service_address() -> str:
 
 def cmd_scorer_service(args, services: Services) -> int:
     from simulator.scoring.service import ScoringService, parse_address
-    from simulator.scoring.model import ModelScorer
+    from simulator.scoring.model import default_scorer
 
     address = parse_address(args.listen or default_service_address())
     out = services.stderr
-    scorer = services.scorer_factory() if services.scorer_factory is not None else ModelScorer()
+    if services.scorer_factory is not None:
+        scorer = services.scorer_factory()
+    else:  # the model itself, here (never a client of another service), with a calibrated folder if one is given
+        folder = services.scorer_folder() if hasattr(services, "scorer_folder") else None
+        scorer = default_scorer(folder) if folder is not None else default_scorer()
     load = getattr(scorer, "load", None)
     if callable(load):
         load(_rubrics(args))
@@ -93,13 +97,15 @@ def cmd_serve(args, services: Services) -> int:
 
     out = services.stdout
     supervisor = None
-    if args.scorer:
-        address = parse_address(args.scorer)
+    if args.scorer_service:
+        address = parse_address(args.scorer_service)
         if not wait_until_answering(address, 5.0):
             raise ScorerError(f"no scoring service answers at {address}; start one with "
-                              f"`frontline scorer-service --listen {address}` or leave out --scorer")
+                              f"`frontline scorer-service --listen {address}` or leave out --scorer-service")
     else:
+        calibrated = getattr(services, "scorer_dir", None)  # --scorer DIR (FRONTLINE_SCORER_DIR travels by itself)
         supervisor = ScorerSupervisor(environment=settings.child_environment(db_url=db_url),
+                                      options=["--scorer", str(Path(calibrated).resolve())] if calibrated else [],
                                       log=lambda m: (out.write(m + "\n"), out.flush()))
         out.write("frontline serve: starting the scoring service (loading the model)…\n")
         out.flush()
@@ -148,7 +154,7 @@ def register(sub) -> None:
                                    "docs/deploy.md before exposing it.")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=_port, default=8000, help="port to listen on (default 8000)")
-    p.add_argument("--scorer", metavar="ADDRESS",
+    p.add_argument("--scorer-service", metavar="ADDRESS",
                    help="use the scoring service already running at ADDRESS (unix:/path or 127.0.0.1:PORT) "
                         "instead of starting one")
     p.add_argument("--trainee-header", metavar="HEADER",

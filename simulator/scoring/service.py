@@ -182,7 +182,7 @@ class ScoringService:
             if path.exists() or path.is_symlink():
                 if _answers(self.address):
                     raise UsageError(f"a scoring service is already running at {self.address}; use it "
-                                     "(frontline serve --scorer " + str(self.address) + ") or stop it first")
+                                     "(frontline serve --scorer-service " + str(self.address) + ") or stop it first")
                 path.unlink()  # left behind by a service that died
             path.parent.mkdir(parents=True, exist_ok=True)
             old_umask = os.umask(0o177)  # the socket is the owner's only

@@ -22,13 +22,16 @@ START_TIMEOUT = 180.0
 
 
 class ScorerSupervisor:
-    def __init__(self, *, environment: dict[str, str], log=print, address: Address | None = None):
+    def __init__(self, *, environment: dict[str, str], log=print, address: Address | None = None,
+                 options: list[str] | None = None):
         self._folder: str | None = None
         if address is None:
             self._folder = tempfile.mkdtemp(prefix="frontline-scorer-")  # private (0700), short enough a path
             address = Address(path=str(Path(self._folder) / "scorer.sock"))
         self.address = address
         self.environment = environment
+        self.options = list(options or [])
+        """Global options for the service's command line (e.g. a calibrated scorer folder)."""
         self.log = log
         self.process: subprocess.Popen | None = None
         self.restarts = 0
@@ -39,7 +42,8 @@ class ScorerSupervisor:
         env = dict(os.environ)
         env.update(self.environment)
         env.pop("FRONTLINE_SCORER", None)  # the service loads the model itself
-        return subprocess.Popen([sys.executable, "-m", "simulator", "scorer-service", "--listen", str(self.address)],
+        return subprocess.Popen([sys.executable, "-m", "simulator", *self.options, "scorer-service", "--listen",
+                                 str(self.address)],
                                 env=env, stdin=subprocess.DEVNULL)
 
     def start(self) -> None:

@@ -85,7 +85,8 @@ def served(tmp_path):
     port = _free_port()
     env = dict(os.environ, FRONTLINE_DATA_DIR=str(tmp_path / "data"))
     process = subprocess.Popen(
-        [sys.executable, "-m", "simulator", "--db", db, "serve", "--port", str(port), "--scorer", str(service.address),
+        [sys.executable, "-m", "simulator", "--db", db, "serve", "--port", str(port),
+         "--scorer-service", str(service.address),
          "--resume"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, stdin=subprocess.DEVNULL,
     )

@@ -132,8 +132,8 @@ def test_serve_explains_what_stops_it_without_a_traceback(tmp_path):
     db = f"sqlite:///{tmp_path / 'x.db'}"
     for argv, message in (
         (["--db", "nonsense", "serve"], "is not a database URL"),
-        (["--db", db, "serve", "--scorer", f"unix:{tmp_path / 'none.sock'}"], "no scoring service answers at"),
-        (["--db", db, "serve", "--scorer", "10.1.1.1:9"], "only listens on this machine"),
+        (["--db", db, "serve", "--scorer-service", f"unix:{tmp_path / 'none.sock'}"], "no scoring service answers at"),
+        (["--db", db, "serve", "--scorer-service", "10.1.1.1:9"], "only listens on this machine"),
         (["--db", db, "serve", "--review-secret-file", str(tmp_path / "missing")], "cannot read the review secret"),
     ):
         code, _, err = _run(argv)
@@ -153,7 +153,8 @@ def test_serve_on_a_port_in_use_says_so(tmp_path):
     busy.bind(("127.0.0.1", 0))
     busy.listen()
     try:
-        code, _, err = _run(["--db", f"sqlite:///{tmp_path / 'x.db'}", "serve", "--scorer", str(service.address),
+        code, _, err = _run(["--db", f"sqlite:///{tmp_path / 'x.db'}", "serve",
+                             "--scorer-service", str(service.address),
                              "--port", str(busy.getsockname()[1])])
         assert code == 2 and "cannot serve on 127.0.0.1:" in err and "Traceback" not in err
     finally:
