@@ -126,22 +126,59 @@ def cmd_export_labels(args, services: Services) -> int:
     return EXIT_OK
 
 
+# -- agreement -----------------------------------------------------------------------------------------------------
+
+
+def cmd_agreement(args, services: Services) -> int:
+    import json
+
+    from simulator.reports.exports import agreement_report, agreement_text
+
+    store = services.open_store()
+    try:
+        sessions = store.sessions(with_turns=True, newest_first=False, since=args.since, until=args.until,
+                                  trainee=args.trainee, scenario=args.scenario)
+    finally:
+        store.close()
+    report = agreement_report(sessions)
+    if args.json:
+        from simulator.reports.exports import json_for_terminal
+
+        services.stdout.write(json_for_terminal(json.dumps(report, indent=2, ensure_ascii=False) + "\n"))
+    else:
+        services.stdout.write(clean(agreement_text(report)))
+    return EXIT_OK
+
+
 # -- progress -------------------------------------------------------------------------------------------------------
 
 
 def cmd_progress(args, services: Services) -> int:
-    from simulator.reports.progress import team_report, trainee_report
+    from simulator.reports.progress import Filters, team_csv, team_html, team_report, trainee_report
 
     if not 40 <= args.width <= 400:
         raise UsageError(f"--width must be between 40 and 400 columns, not {args.width}")
+    if args.since and args.until and args.since > args.until:
+        raise UsageError(f"--since {args.since} is after --until {args.until}; swap them")
+    filters = Filters(since=args.since, until=args.until, scenario=args.scenario, difficulty=args.difficulty)
     store = services.open_store()
     try:
         if args.trainee:
-            text = trainee_report(store, args.trainee, width=args.width)
+            if args.format != "text":
+                raise UsageError("--format html|csv is the team report; leave out --trainee, or use text")
+            text = trainee_report(store, args.trainee, width=args.width, filters=filters)
+        elif args.format == "html":
+            text = team_html(store, filters=filters)
+        elif args.format == "csv":
+            text = team_csv(store, filters=filters)
         else:
-            text = team_report(store)
+            text = team_report(store, filters=filters)
     finally:
         store.close()
+    if args.out:
+        where = _write(text, args.out, services, args.format)
+        services.stderr.write(clean(f"wrote the progress report to {where}") + "\n")
+        return EXIT_OK
     services.stdout.write(clean(text))  # names and ids are cleaned as the report is built; this is the backstop
     return EXIT_OK
 
@@ -167,7 +204,7 @@ def register(sub) -> None:
     p.add_argument("--all", action="store_true", help="export every session (with --trainee/--scenario: those)")
     p.add_argument("--trainee", help="with --all: only this trainee's sessions")
     p.add_argument("--scenario", help="with --all: only sessions of this scenario id")
-    p.add_argument("--format", choices=["md", "html", "json", "csv"],
+    p.add_argument("--format", choices=["md", "html", "json", "csv", "xapi"],
                    help="default: from the --out file's extension, else md")
     p.add_argument("--out", metavar="FILE", help="write here instead of stdout")
     p.set_defaults(handler=cmd_export)
@@ -179,8 +216,24 @@ def register(sub) -> None:
                    help="also label every turn of reviewed sessions (the trainer kept the model's levels)")
     p.set_defaults(handler=cmd_export_labels)
 
+    p = sub.add_parser("agreement", help="the model against the trainers' levels: per criterion, trainer and "
+                                         "scorer version")
+    p.add_argument("--trainee", help="only this trainee's sessions")
+    p.add_argument("--scenario", help="only sessions of this scenario id")
+    p.add_argument("--since", type=_date("--since"), help="only sessions started on or after this date")
+    p.add_argument("--until", type=_date("--until"), help="only sessions started on or before this date")
+    p.add_argument("--json", action="store_true", help="the figures as JSON")
+    p.set_defaults(handler=cmd_agreement)
+
     p = sub.add_parser("progress", help="per-criterion progress of a trainee, or a team summary")
     p.add_argument("--trainee", metavar="NAME", help="one trainee's trend (default: the whole team)")
+    p.add_argument("--since", type=_date("--since"), help="only sessions started on or after this date")
+    p.add_argument("--until", type=_date("--until"), help="only sessions started on or before this date")
+    p.add_argument("--scenario", help="only sessions of this scenario id")
+    p.add_argument("--difficulty", choices=["easy", "medium", "hard"], help="only sessions at this difficulty")
+    p.add_argument("--format", choices=["text", "html", "csv"], default="text",
+                   help="text (default), a printable HTML team report, or CSV")
+    p.add_argument("--out", metavar="FILE", help="write the report here instead of stdout")
     p.add_argument("--width", type=int, default=78, help="chart width in columns (default 78)")
     p.set_defaults(handler=cmd_progress)
 

@@ -22,7 +22,7 @@ from simulator import __version__
 from simulator.store import Override, StoredSession, StoredTurn
 from simulator.terminal import clean
 
-FORMATS = ("md", "html", "json", "csv")
+FORMATS = ("md", "html", "json", "csv", "xapi")
 
 # One colour per criterion, in rubric order (then repeated): readable on white, distinct for colour-blind eyes.
 PALETTE = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9")
@@ -48,9 +48,43 @@ def customer_name(session: StoredSession) -> str:
 
 
 def verdict(session: StoredSession) -> str:
+    """PASS/FAIL in force (the trainer's levels counted), or "unfinished"."""
     if not session.finished:
         return "unfinished"
-    return "PASS" if session.passed else "FAIL"
+    return "PASS" if session.final_passed else "FAIL"
+
+
+def result_words(session: StoredSession) -> str:
+    """The result in force, and the model's beside it when a trainer's override changed it."""
+    if not session.finished:
+        return f"unfinished after {session.turn_count or len(session.turns)} turn(s)"
+    text = f"{verdict(session)}, overall {session.final_overall or 0:.2f} against pass mark {session.pass_mark or 0:.2f}"
+    if session.overridden:
+        text += (f" with the trainer's levels (the model's: {'PASS' if session.passed else 'FAIL'}, "
+                 f"overall {session.overall or 0:.2f})")
+    return text
+
+
+@functools.lru_cache(maxsize=None)
+def _rubric(rubric_id: str):
+    from simulator.content.library import Library
+
+    try:
+        return Library().rubric(rubric_id)
+    except Exception:  # a rubric no longer around: the stored feedback is all there is
+        return None
+
+
+def level_feedback(session: StoredSession, turn: StoredTurn, criterion: str) -> str:
+    """The feedback in force: the rubric's for the trainer's level where overridden, else the stored one."""
+    override = turn.overrides.get(criterion)
+    if override is not None:
+        rubric = _rubric(session.rubric_id)
+        if rubric is not None and criterion in rubric.criterion_ids:
+            levels = rubric.criterion(criterion).levels
+            if 0 <= override.level < len(levels):
+                return levels[override.level].feedback
+    return turn.feedback.get(criterion, "")
 
 
 def criteria_of(sessions: Iterable[StoredSession]) -> list[str]:
@@ -106,7 +140,7 @@ def _iso(moment: datetime | None) -> str | None:
 
 def _override_dict(o: Override) -> dict:
     return {"criterion": o.criterion, "model_level": o.model_level, "level": o.level, "comment": o.comment,
-            "reviewer": o.reviewer, "at": _iso(o.created_at)}
+            "reviewer": o.reviewer, "at": _iso(o.created_at), "undoes": o.undoes}
 
 
 def turn_dict(turn: StoredTurn) -> dict:
@@ -138,13 +172,20 @@ def session_dict(session: StoredSession) -> dict:
         "ending": session.ending,
         "ending_kind": session.ending_kind,
         "ending_summary": session.ending_summary,
-        "overall": session.overall,
+        "overall": session.final_overall,
         "pass_mark": session.pass_mark,
-        "passed": session.passed,
-        "averages": session.averages,
+        "passed": session.final_passed,
+        "averages": session.criterion_averages() or None,
+        "overridden": session.overridden,
+        "model_overall": session.overall,
+        "model_passed": session.passed,
+        "model_averages": session.averages,
         "reviewed": session.reviewed,
         "reviewed_by": session.reviewed_by,
         "reviewed_at": _iso(session.reviewed_at),
+        "comment": session.comment,
+        "comment_by": session.comment_by,
+        "comment_at": _iso(session.comment_at),
         "turns": [turn_dict(t) for t in session.turns],
     }
 
@@ -162,7 +203,7 @@ def json_for_terminal(text: str) -> str:
 
 def for_terminal(text: str, fmt: str) -> str:
     """A rendered export (or JSONL) made safe for a terminal: JSON escaped losslessly, anything else `clean`ed."""
-    return json_for_terminal(text) if fmt in ("json", "jsonl") else clean(text)
+    return json_for_terminal(text) if fmt in ("json", "jsonl", "xapi") else clean(text)
 
 
 def to_json(sessions: Sequence[StoredSession], *, single: bool = False) -> str:
@@ -182,9 +223,11 @@ def _cell(text: str | None) -> str:
 def to_csv(sessions: Sequence[StoredSession]) -> str:
     criteria = criteria_of(sessions)
     head = ["session_id", "trainee", "scenario", "started_at", "mode", "difficulty", "seed", "ending", "ending_kind",
-            "session_overall", "passed", "reviewed", "turn", "beat", "customer_line", "reply", "overall"]
+            "session_overall", "passed", "model_session_overall", "model_passed", "reviewed", "session_comment",
+            "turn", "beat", "customer_line", "reply", "overall"]
     for cid in criteria:
-        head += [f"{cid}_score", f"{cid}_level", f"{cid}_trainer_level", f"{cid}_evidence"]
+        head += [f"{cid}_score", f"{cid}_level", f"{cid}_trainer_level", f"{cid}_trainer", f"{cid}_trainer_comment",
+                 f"{cid}_evidence"]
     head += ["red_flags", "goals_met", "mood_before", "mood_after", "patience_after", "customer_reaction",
              "model_version"]
     buffer = io.StringIO()
@@ -193,16 +236,21 @@ def to_csv(sessions: Sequence[StoredSession]) -> str:
     for s in sessions:
         for t in s.turns:
             row: list = [s.id, _cell(s.trainee), s.scenario_id, _iso(s.started_at), s.mode, s.difficulty, s.seed,
-                         s.ending or "", s.ending_kind or "", "" if s.overall is None else f"{s.overall:.4f}",
-                         "" if s.passed is None else str(s.passed).lower(), str(s.reviewed).lower(), t.number,
+                         s.ending or "", s.ending_kind or "",
+                         "" if s.final_overall is None else f"{s.final_overall:.4f}",
+                         "" if s.final_passed is None else str(s.final_passed).lower(),
+                         "" if s.overall is None else f"{s.overall:.4f}",
+                         "" if s.passed is None else str(s.passed).lower(), str(s.reviewed).lower(),
+                         _cell(s.comment), t.number,
                          t.beat, _cell(t.customer_line), _cell(t.reply), f"{t.overall:.4f}"]
             for cid in criteria:
                 if cid in t.levels:
                     override = t.overrides.get(cid)
                     row += [f"{t.scores[cid]:.4f}", t.levels[cid], override.level if override else "",
+                            _cell(override.reviewer) if override else "", _cell(override.comment) if override else "",
                             _cell(" | ".join(t.evidence.get(cid, [])))]
                 else:
-                    row += ["", "", "", ""]
+                    row += ["", "", "", "", "", ""]
             row += [" ".join(t.red_flags), " ".join(t.goals_met), f"{t.mood_before:.1f}", f"{t.mood_after:.1f}",
                     t.patience_after, _cell(t.customer_reaction), t.model_version]
             writer.writerow(row)
@@ -228,18 +276,21 @@ def _md_session(s: StoredSession) -> list[str]:
     out.append(f"- **Scenario:** `{s.scenario_id}` ({s.difficulty}, seed {s.seed}, {s.mode} mode)")
     out.append(f"- **Started:** {local_time(s.started_at)}" + (f", ended {local_time(s.ended_at)}" if s.ended_at else ""))
     if s.finished:
-        out.append(f"- **Result:** {verdict(s)}, overall {s.overall:.2f} against pass mark {s.pass_mark or 0:.2f}")
+        out.append(f"- **Result:** {e(result_words(s))}")
         out.append(f"- **Ending:** {e(s.ending or '')} ({s.ending_kind}) — {e(s.ending_summary or '')}")
     else:
         out.append(f"- **Result:** unfinished after {len(s.turns)} turn(s)")
     out.append(f"- **Model:** {e(s.model_version or 'unknown')}")
     if s.reviewed:
         out.append(f"- **Reviewed** by {e(s.reviewed_by or '')} on {local_time(s.reviewed_at)}")
+    if s.comment:
+        out.append(f"- **Trainer's comment** ({e(s.comment_by or '')}, {local_time(s.comment_at)}): {e(s.comment)}")
     out.append("")
     averages = s.criterion_averages()
     if averages:
-        out += ["| criterion | average |", "|---|---|"]
-        out += [f"| {e(cid)} | {avg:.2f} |" for cid, avg in averages.items()]
+        model = s.model_averages()
+        out += ["| criterion | average | model's |", "|---|---|---|"]
+        out += [f"| {e(cid)} | {avg:.2f} | {model.get(cid, avg):.2f} |" for cid, avg in averages.items()]
         out.append("")
     out += ["### Transcript", ""]
     customer = e(customer_name(s))
@@ -250,14 +301,15 @@ def _md_session(s: StoredSession) -> list[str]:
         out.append(">")
         out.append(f"> **Trainee:** {e(t.reply)}")
         out.append("")
-        out += ["| criterion | score | model level | trainer level | evidence |", "|---|---|---|---|---|"]
+        out += ["| criterion | score | model level | trainer level | evidence | feedback |", "|---|---|---|---|---|---|"]
         for cid in criteria:
             if cid not in t.levels:
                 continue
             o = t.overrides.get(cid)
             trainer = f"{o.level} ({e(o.reviewer)}: {e(o.comment)})" if o else ""
             evidence = "; ".join(f"“{e(p)}”" for p in t.evidence.get(cid, []))
-            out.append(f"| {e(cid)} | {t.scores[cid]:.2f} | {t.levels[cid]} | {trainer} | {evidence} |")
+            out.append(f"| {e(cid)} | {t.scores[cid]:.2f} | {t.levels[cid]} | {trainer} | {evidence} | "
+                       f"{e(level_feedback(s, t, cid))} |")
         out.append("")
         notes = [f"overall {t.overall:.2f}", f"mood {t.mood_before:.0f} → {t.mood_after:.0f}",
                  f"patience {t.patience_after}"]
@@ -354,6 +406,21 @@ def _highlighted_reply(turn: StoredTurn, colours: dict[str, int]) -> str:
     return "".join(out)
 
 
+_PRINT_CSS = """
+@media print {
+  @page { margin: 14mm; }
+  body { background: #fff; padding: 0; font-size: 11pt; }
+  main { max-width: none; }
+  section.session { border: none; border-radius: 0; padding: 0; margin: 0 0 12mm; break-before: page; }
+  section.session:first-of-type, section.index { break-before: auto; }
+  .turn, table, svg, dl { break-inside: avoid; }
+  h2, h3, h4 { break-after: avoid; }
+  a { color: inherit; text-decoration: none; }
+  .bar, .swatch, .badge { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+  footer { display: none; }
+}
+"""
+
 _CSS = """
 :root { color-scheme: light; }
 body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
@@ -405,22 +472,25 @@ def _html_session(s: StoredSession) -> str:
         ("Setting", s.setting),
     ]
     if s.finished:
-        facts.append(("Result", f"overall {s.overall:.2f} against pass mark {(s.pass_mark or 0):.2f}"))
+        facts.append(("Result", result_words(s)))
         facts.append(("Ending", f"{s.ending} ({s.ending_kind}) — {s.ending_summary or ''}"))
     else:
         facts.append(("Result", f"unfinished after {len(s.turns)} turn(s)"))
     facts.append(("Model", s.model_version or "unknown"))
     if s.reviewed:
         facts.append(("Reviewed", f"by {s.reviewed_by} on {local_time(s.reviewed_at)}"))
+    if s.comment:
+        facts.append(("Trainer's comment", f"{s.comment} — {s.comment_by}, {local_time(s.comment_at)}"))
     out.append('<dl class="facts">' + "".join(f"<dt>{_h(k)}</dt><dd>{_h(v)}</dd>" for k, v in facts) + "</dl>")
 
     averages = s.criterion_averages()
     if averages:
-        out.append("<h3>Scores</h3><table><tr><th>criterion</th><th>average</th></tr>")
+        model = s.model_averages()
+        out.append("<h3>Scores</h3><table><tr><th>criterion</th><th>average</th><th>model's</th></tr>")
         for cid, avg in averages.items():
             colour = PALETTE[colours.get(cid, 0) % len(PALETTE)]
             out.append(f'<tr><td>{_h(cid)}</td><td class="num"><span class="bar" style="width: {avg * 200:.0f}px; '
-                       f'background: {colour}"></span>{avg:.2f}</td></tr>')
+                       f'background: {colour}"></span>{avg:.2f}</td><td class="num">{model.get(cid, avg):.2f}</td></tr>')
         out.append("</table>")
     if s.turns:
         out.append("<h3>Score per turn</h3>")
@@ -455,7 +525,7 @@ def _html_session(s: StoredSession) -> str:
             evidence = "<br>".join(f"“{_h(p)}”" for p in t.evidence.get(cid, []))
             out.append(f'<tr><td>{_h(cid)}</td><td class="num">{t.scores[cid]:.2f}</td><td class="num">'
                        f"{t.levels[cid]}</td><td>{trainer}</td><td>{evidence}</td>"
-                       f"<td>{_h(t.feedback.get(cid, ''))}</td></tr>")
+                       f"<td>{_h(level_feedback(s, t, cid))}</td></tr>")
         out.append("</table>")
         if t.red_flags:
             out.append(f'<p class="flag">Red flags: {_h(", ".join(t.red_flags))}</p>')
@@ -480,13 +550,22 @@ def to_html(sessions: Sequence[StoredSession]) -> str:
         title = f"Frontline: {len(sessions)} sessions"
     body = [f"<h1>{_h(title)}</h1>"]
     if len(sessions) > 1:
-        body.append("<section class=\"session\"><table><tr><th>session</th><th>trainee</th><th>scenario</th>"
-                    "<th>date</th><th>overall</th><th>result</th></tr>")
+        criteria = criteria_of(sessions)
+        body.append("<section class=\"session index\"><table><tr><th>session</th><th>trainee</th><th>scenario</th>"
+                    "<th>difficulty</th><th>date</th>" + "".join(f"<th>{_h(c)}</th>" for c in criteria)
+                    + "<th>overall</th><th>result</th></tr>")
         for s in sessions:
-            overall = "" if s.overall is None else f"{s.overall:.2f}"
+            overall = "" if s.final_overall is None else f"{s.final_overall:.2f}"
+            averages = s.criterion_averages()
+            cells = "".join(f'<td class="num">{averages[c]:.2f}</td>' if c in averages else "<td></td>"
+                            for c in criteria)
+            mark = " *" if s.overridden else ""
             body.append(f'<tr><td><a href="#session-{s.id}">{s.id}</a></td><td>{_h(s.trainee)}</td>'
-                        f"<td>{_h(s.scenario_id)}</td><td>{_h(local_time(s.started_at))}</td>"
-                        f'<td class="num">{overall}</td><td>{_h(verdict(s))}</td></tr>')
+                        f"<td>{_h(s.scenario_id)}</td><td>{_h(s.difficulty)}</td>"
+                        f"<td>{_h(local_time(s.started_at))}</td>{cells}"
+                        f'<td class="num">{overall}</td><td>{_h(verdict(s))}{mark}</td></tr>')
+        if any(s.overridden for s in sessions):
+            body.append('<tr><td colspan="99" class="note">* with the trainer\'s levels</td></tr>')
         body.append("</table></section>")
     body += [_html_session(s) for s in sessions]
     return (
@@ -494,7 +573,7 @@ def to_html(sessions: Sequence[StoredSession]) -> str:
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
         "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; "
         "img-src data:\">\n"
-        f"<title>{_h(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n<main>\n"
+        f"<title>{_h(title)}</title>\n<style>{_CSS}{_PRINT_CSS}</style>\n</head>\n<body>\n<main>\n"
         + "\n".join(body)
         + f"\n<footer>Made by Frontline {_h(__version__)}</footer>\n</main>\n</body>\n</html>\n"
     )
@@ -509,6 +588,10 @@ def render(sessions: Sequence[StoredSession], fmt: str, *, single: bool = False)
         return to_json(sessions, single=single)
     if fmt == "csv":
         return to_csv(sessions)
+    if fmt == "xapi":
+        from simulator.reports.xapi import to_xapi
+
+        return to_xapi(sessions)
     raise ValueError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
 
 
@@ -612,3 +695,95 @@ def agreement_table(sessions: Iterable[StoredSession]) -> str:
         if moves:
             lines += ["", f"From {first.period} to {last.period}: " + ", ".join(moves)]
     return "\n".join(lines) + "\n"
+
+
+# -- `frontline agreement`: the model against the trainers, per criterion, trainer and scorer version -----------------
+
+
+@dataclass
+class Judged:
+    """One criterion of one turn a trainer judged: overrode it, or kept the model's level in a reviewed session."""
+
+    criterion: str
+    trainer: str
+    scorer: str
+    model_level: int
+    level: int
+
+
+def judged(sessions: Iterable[StoredSession]) -> list[Judged]:
+    out: list[Judged] = []
+    for s in sessions:
+        for t in s.turns:
+            for cid in t.levels:
+                o = t.overrides.get(cid)
+                if o is not None:
+                    out.append(Judged(cid, o.reviewer, t.model_version or s.model_version or "unknown",
+                                      t.levels[cid], o.level))
+                elif s.reviewed:
+                    out.append(Judged(cid, s.reviewed_by or "unknown", t.model_version or s.model_version or "unknown",
+                                      t.levels[cid], t.levels[cid]))
+    return out
+
+
+def agreement_stats(items: Sequence[Judged]) -> dict[str, float | int]:
+    """n, exact (share where the trainer kept the model's level), off_by (mean |trainer − model|), and QWK."""
+    from simulator.scoring.metrics import quadratic_weighted_kappa
+
+    n = len(items)
+    if not n:
+        return {"n": 0}
+    truth = [j.level for j in items]
+    model = [j.model_level for j in items]
+    top = max(truth + model)
+    return {"n": n, "exact": sum(a == b for a, b in zip(truth, model)) / n,
+            "off_by": sum(abs(a - b) for a, b in zip(truth, model)) / n,
+            "qwk": quadratic_weighted_kappa(truth, model, top + 1)}
+
+
+def agreement_report(sessions: Iterable[StoredSession]) -> dict:
+    items = judged(sessions)
+    groups: dict[str, dict[str, list[Judged]]] = {"criterion": {}, "trainer": {}, "scorer": {}}
+    for j in items:
+        groups["criterion"].setdefault(j.criterion, []).append(j)
+        groups["trainer"].setdefault(j.trainer, []).append(j)
+        groups["scorer"].setdefault(j.scorer, []).append(j)
+    by_scorer_criterion: dict[str, dict[str, list[Judged]]] = {}
+    for j in items:
+        by_scorer_criterion.setdefault(j.scorer, {}).setdefault(j.criterion, []).append(j)
+    return {
+        "all": agreement_stats(items),
+        **{f"by_{kind}": {key: agreement_stats(v) for key, v in sorted(found.items())} for kind, found in groups.items()},
+        "by_scorer_and_criterion": {sc: {c: agreement_stats(v) for c, v in sorted(per.items())}
+                                    for sc, per in sorted(by_scorer_criterion.items())},
+    }
+
+
+def agreement_text(report: dict) -> str:
+    if not report["all"].get("n"):
+        return ("No judged turns yet: agreement shows once trainers override levels or mark sessions reviewed "
+                "(`frontline review`).\n")
+
+    def table(title: str, rows: dict[str, dict]) -> list[str]:
+        head = [title, "judged", "kept", "off by", "QWK"]
+        body = [[clean(k, one_line=True), str(v["n"]), f"{v['exact']:.0%}", f"{v['off_by']:.2f}", f"{v['qwk']:.2f}"]
+                for k, v in rows.items()]
+        widths = [max(len(r[i]) for r in [head] + body) for i in range(len(head))]
+        fmt = lambda cells: "  ".join(c.ljust(w) if i == 0 else c.rjust(w)  # noqa: E731
+                                      for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+        return [fmt(head), fmt(["-" * w for w in widths])] + [fmt(r) for r in body] + [""]
+
+    a = report["all"]
+    out = [f"Model against trainers: {a['n']} judged criterion-turn(s); the trainer kept the model's level in "
+           f"{a['exact']:.0%} (QWK {a['qwk']:.2f}, off by {a['off_by']:.2f} levels on average)", ""]
+    out += table("criterion", report["by_criterion"])
+    out += table("trainer", report["by_trainer"])
+    out += table("scorer version", report["by_scorer"])
+    if len(report["by_scorer"]) > 1:
+        out.append("Per scorer version and criterion (did calibration help? compare the kept share):")
+        out.append("")
+        for scorer, per in report["by_scorer_and_criterion"].items():
+            out += table(clean(scorer, one_line=True)[-60:], per)
+    out.append("judged: overridden, or kept in a session marked reviewed; kept: trainer's level = model's; "
+               "off by: mean |trainer − model| in levels.")
+    return "\n".join(out) + "\n"

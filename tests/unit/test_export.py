@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import html
 import json
 import re
 from html.parser import HTMLParser
@@ -192,3 +193,84 @@ def test_agreement_by_week(store, sessions):
     (week, total) = rows
     assert week.period == "2026-W10" and total.period == "all"
     assert week.counts == {"empathy": 1} and week.rate("empathy") == 0.0 and week.rate("ownership") is None
+
+
+def _override_ann(store, sessions):
+    a, _ = sessions
+    turns = store.session(a).turns
+    store.override(turns[0].id, "empathy", 0, "cold, =SUM(A1)", "kim")  # the model gave it level 2
+    store.comment(a, "Warm, but never owns the problem", "kim")
+    return a
+
+
+def test_overrides_count_in_every_format_with_the_models_beside_them(store, sessions):
+    a = _override_ann(store, sessions)
+    session = store.session(a)
+    assert session.overridden and session.final_overall < session.overall
+    md = render([session], "md")
+    assert "with the trainer's levels (the model's: " in md and "Warm, but never owns the problem" in md
+    doc = json.loads(render([session], "json", single=True))
+    assert doc["overall"] == pytest.approx(session.final_overall) and doc["model_overall"] == session.overall
+    assert doc["comment"] == "Warm, but never owns the problem" and doc["overridden"] is True
+    # the feedback shown is the rubric's for the trainer's level, not the model's
+    html_text = to_html([session])
+    from simulator.content.library import Library
+    level0 = Library().rubric("service").criterion("empathy").levels[0].feedback
+    assert html.escape(level0, quote=True) in html_text or level0 in md
+    rows = list(csv.DictReader(io.StringIO(render([session], "csv"))))
+    assert rows[0]["session_comment"] == "Warm, but never owns the problem"
+    assert rows[0]["empathy_trainer"] == "kim" and rows[0]["empathy_trainer_comment"] == "cold, =SUM(A1)"
+    assert rows[0]["model_session_overall"] != rows[0]["session_overall"]
+
+
+def test_html_index_has_a_column_per_criterion_and_print_styles(store, sessions):
+    text = to_html(store.sessions(with_turns=True, newest_first=False))
+    assert "@media print" in text and "break-inside: avoid" in text
+    index = text.split('<section class="session index">')[1].split("</section>")[0]
+    for cid in ("empathy", "ownership", "script_avoidance", "difficulty"):
+        assert f"<th>{cid}</th>" in index
+
+
+def test_xapi_statements_per_turn_and_per_session(store, sessions):
+    a = _override_ann(store, sessions)
+    code, out, err = _cli("export", "--all", "--format", "xapi")
+    assert code == 0, err
+    statements = json.loads(out)
+    everything = store.sessions(with_turns=True)
+    assert len(statements) == sum(len(s.turns) + 1 for s in everything)
+    ids = [st["id"] for st in statements]
+    assert len(set(ids)) == len(ids)
+    uuid_re = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+    for st in statements:
+        assert uuid_re.match(st["id"]) and uuid_re.match(st["context"]["registration"])
+        assert st["actor"]["account"]["name"] in ("<b>ann</b>", "bob")
+        assert st["verb"]["id"].startswith("http://adlnet.gov/expapi/verbs/")
+        assert st["object"]["objectType"] == "Activity" and st["object"]["id"].startswith("https://")
+        assert 0 <= st["result"].get("score", {"scaled": 0})["scaled"] <= 1
+        assert st["timestamp"].endswith("Z")
+        assert all(key.startswith("https://") for key in st["result"].get("extensions", {}))
+    done = [st for st in statements if st["verb"]["display"]["en-US"] == "completed"]
+    ann = next(st for st in done if st["actor"]["name"] == "<b>ann</b>")
+    assert ann["result"]["score"]["raw"] == pytest.approx(store.session(a).final_overall, abs=1e-4)
+    first_turn = next(st for st in statements if st["verb"]["display"]["en-US"] == "responded"
+                      and st["actor"]["name"] == "<b>ann</b>")
+    extensions = first_turn["result"]["extensions"]
+    assert any(k.endswith("/levels") and v["empathy"] == 0 for k, v in extensions.items())
+    assert any(k.endswith("/model-levels") and v["empathy"] == 2 for k, v in extensions.items())
+    assert any(k.endswith("/evidence") for k in extensions)
+    again = json.loads(_cli("export", "--all", "--format", "xapi")[1])
+    assert [st["id"] for st in again] == ids  # re-sending does not duplicate statements
+
+
+def test_agreement_command_per_criterion_trainer_and_scorer(store, sessions):
+    _override_ann(store, sessions)
+    a, b = sessions
+    store.mark_reviewed(b, "lee")
+    code, out, err = _cli("agreement")
+    assert code == 0, err
+    assert "criterion" in out and "trainer" in out and "scorer version" in out
+    assert re.search(r"^kim\s+1\s+0%", out, re.M) and re.search(r"^lee\s+\d+\s+100%", out, re.M)
+    code, out, _ = _cli("agreement", "--json")
+    report = json.loads(out)
+    assert report["by_criterion"]["ownership"]["n"] >= 1 and set(report["by_trainer"]) == {"kim", "lee"}
+    assert list(report["by_scorer"]) == ["fake-scorer-1"] or len(report["by_scorer"]) == 1

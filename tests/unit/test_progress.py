@@ -10,7 +10,7 @@ import pytest
 from helpers.fakes import FakeScorer
 from simulator.cli import main
 from simulator.services import Services
-from simulator.reports.progress import _markers, team_report, trainee_report, week_start
+from simulator.reports.progress import Filters, _markers, team_report, trainee_report, week_start
 from simulator.store import Store, StoreError
 from helpers.store import COLD, WARM, Clock, play, tire, utc  # noqa: F401 (fixtures)
 
@@ -58,10 +58,39 @@ def test_team_summary(store, snapshot):
     assert report == snapshot
     rows = {line.split()[0]: line.split() for line in report.splitlines() if line[:4] in ("ann ", "bob ", "cy  ",
                                                                                           "team")}
-    assert rows["ann"][1:4] == ["5", "0", "20%"]
-    assert rows["bob"][1:4] == ["2", "1", "50%"]
-    assert rows["cy"][1:4] == ["0", "1", "-"]
-    assert rows["team"][1:4] == ["7", "2", "29%"]
+    # started, finished, this week, fail rate: a session that is not finished is "started", never a contradiction
+    assert rows["ann"][1:5] == ["5", "5", "0", "80%"]
+    assert rows["bob"][1:5] == ["2", "2", "1", "50%"]
+    assert rows["cy"][1:5] == ["1", "0", "1", "-"]
+    assert rows["team"][1:5] == ["8", "7", "2", "71%"]
+    assert "8 session(s) started, 7 finished (2 passed, 5 failed), 1 not finished" in report
+    assert "Weakest criterion: Ownership" in report and "Weakest scenario: tire-return" in report
+
+
+def test_an_override_changes_what_the_team_report_counts(store):
+    ann = store.sessions(trainee="ann", with_turns=True, newest_first=False)
+    before = team_report(store, now=NOW)
+    assert "7 finished (2 passed, 5 failed)" in before
+    for turn in ann[-1].turns:  # the trainer: her last session had no ownership at all
+        store.override(turn.id, "ownership", 0, "no commitment", "kim")
+    after = team_report(store, now=NOW)
+    assert "7 finished (1 passed, 6 failed)" in after
+    assert "FAIL*" in trainee_report(store, "ann")  # marked as the trainer's result
+
+
+def test_filters_and_formats(store):
+    only_hard = team_report(store, now=NOW, filters=Filters(difficulty="hard"))
+    assert only_hard == "No sessions with difficulty hard.\n"
+    code, out, _ = _cli("progress", "--since", "2026-03-09")
+    assert code == 0 and "2 session(s) started" in out and "Only sessions with from 2026-03-09." in out
+    code, out, _ = _cli("progress", "--format", "html")
+    assert code == 0 and out.startswith("<!DOCTYPE html>") and "@media print" in out and "Weakest criterion" in out
+    code, out, _ = _cli("progress", "--format", "csv")
+    lines = out.splitlines()
+    assert code == 0 and lines[0].startswith("table,name,started,finished,failed,fail_rate")
+    assert any(line.startswith("scenario,tire-return,8,7,5,71%") for line in lines)
+    code, _, err = _cli("progress", "--since", "2026-03-10", "--until", "2026-03-01")
+    assert code == 2 and "is after --until" in err
 
 
 def test_progress_command(store):
@@ -71,7 +100,7 @@ def test_progress_command(store):
     code, out, _ = _cli("progress")
     assert code == 0 and out.startswith("Team progress: 3 trainee(s)")
     code, out, _ = _cli("progress", "--trainee", "cy")
-    assert code == 0 and "cy has no finished sessions yet" in out
+    assert code == 0 and "cy has no finished sessions yet." in out
     code, _, err = _cli("progress", "--trainee", "nobody")
     assert code == 2 and "no trainee called 'nobody'" in err and "ann, bob, cy" in err
     code, _, err = _cli("progress", "--width", "10")
