@@ -30,6 +30,17 @@ def _isolated_data_dir(tmp_path_factory, monkeypatch):
     yield data
 
 
+@pytest.fixture(autouse=True)
+def _frozen_scenarios(request, monkeypatch):
+    """Tests see the frozen scenario copies in tests/helpers/content unless marked `shipped`."""
+    if request.node.get_closest_marker("shipped") is None:
+        from helpers.content import FROZEN_SCENARIOS
+        from simulator import settings
+
+        monkeypatch.setattr(settings, "scenarios_dir", lambda: FROZEN_SCENARIOS)
+    yield
+
+
 @pytest.fixture
 def library():
     from simulator.content.library import Library

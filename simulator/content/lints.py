@@ -19,19 +19,17 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from pathlib import Path
 
 from jinja2 import TemplateError, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
-from simulator import settings
 from simulator.content.scenario import DIFFICULTIES, LineVariant, Scenario
 from simulator.content.templates import TemplateProblem, evaluate_condition
-from simulator.content.yamlfile import LoadedYaml, YamlError, load_yaml_file
+from simulator.content.yamlfile import LoadedYaml
 from simulator.errors import Problem
 
 MAX_LEVEL = 10
-"""The highest level any rubric may have (`Level.level`), used when the scenario's rubric cannot be read."""
+"""The highest level any rubric may have (`Level.level`), used when the scenario's rubric is not given."""
 _MAX_COMBINATIONS = 20_000
 
 
@@ -39,13 +37,11 @@ def lint_scenario(scenario: Scenario, yaml: LoadedYaml, file: str,
                   max_levels: dict[str, int] | None = None) -> list[Problem]:
     """Warnings (severity "warning") about weak content in a scenario that is otherwise valid.
 
-    `max_levels`: each criterion's highest level in the scenario's rubric; read from the rubric file beside the
-    scenario or the shipped one when not given.
+    `max_levels`: each criterion's highest level in the scenario's rubric (the library passes the rubric its
+    checks used); without it, conditions on levels are checked against the most any rubric may have.
     """
     linter = _Linter(scenario, yaml, file)
-    if max_levels is None:
-        max_levels = rubric_max_levels(scenario.rubric, Path(file).parent)
-    linter.run(max_levels)
+    linter.run(max_levels or {})
     return linter.problems
 
 
@@ -374,53 +370,3 @@ def never_holds(source: str, ranges: _Ranges) -> str | None:
     if described:
         return "; ".join(described)
     return "no values of " + ", ".join(ordered) + " make it true"
-
-
-# -- the rubric's levels, read without the library (which runs these lints) ----------------------------------------
-
-_rubric_cache: dict[Path, tuple[tuple[int, int], object]] = {}
-
-
-def _rubric_data(path: Path):
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    stamp = (st.st_mtime_ns, st.st_size)
-    key = path.resolve()
-    hit = _rubric_cache.get(key)
-    if hit is not None and hit[0] == stamp:
-        return hit[1]
-    data = None
-    try:
-        # Only a rubric is worth parsing: it has top-level `criteria:` (a scenario folder may hold many files).
-        looks_like_rubric = re.search(rb"^criteria:", path.read_bytes(), re.M) is not None
-    except OSError:
-        looks_like_rubric = False
-    if looks_like_rubric:
-        try:
-            data = load_yaml_file(path).data
-        except YamlError:
-            data = None
-    _rubric_cache[key] = (stamp, data)
-    return data
-
-
-def rubric_max_levels(rubric_id: str, folder: Path) -> dict[str, int]:
-    """Each criterion's highest level in the rubric `rubric_id`, found beside the scenario or shipped; empty when
-    it cannot be read (conditions on levels are then checked against the most any rubric may have)."""
-    for where in (folder, settings.rubrics_dir()):
-        try:
-            files = sorted(p for p in where.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
-        except OSError:
-            continue
-        for path in files:
-            data = _rubric_data(path)
-            if not (isinstance(data, dict) and data.get("id") == rubric_id and isinstance(data.get("criteria"), list)):
-                continue
-            found = {}
-            for criterion in data["criteria"]:
-                if isinstance(criterion, dict) and isinstance(criterion.get("levels"), list):
-                    found[str(criterion.get("id"))] = max(0, len(criterion["levels"]) - 1)
-            return found
-    return {}

@@ -12,6 +12,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from helpers.content import TIRE
 from helpers.app import (  # noqa: F401  (some are used only by other test modules)
     SIZE, Recorder, all_text, enter_text, log_text, open_debrief, picker_entries, ready, screen_segments, screen_text,
     services, type_reply, wait_until,
@@ -224,7 +225,7 @@ async def test_markup_escapes_and_emoji_in_replies_render_literally(tmp_path):
 async def test_scenario_text_with_markup_and_escapes_renders_literally(tmp_path):
     folder = tmp_path / "scenarios"
     folder.mkdir()
-    source = Path(__file__).resolve().parents[2] / "scenarios" / "tire-return.yaml"
+    source = TIRE
     text = source.read_text(encoding="utf-8")
     text = text.replace("id: tire-return", "id: tricky-tyre", 1)
     text = text.replace("title: The tyre we never sold", 'title: "[bold red]Tricky[/] \\e[2J tyre"', 1)
@@ -561,7 +562,7 @@ def test_launch_builds_the_app_from_the_command_line(monkeypatch, tmp_path):
     launch.run_picker(_args(scenarios=[str(extra)]), svc)
     assert extra in made[-1].library.scenario_dirs
     # `frontline play path/to/file.yaml`: the file itself joins the library
-    source = Path(__file__).resolve().parents[2] / "scenarios" / "tire-return.yaml"
+    source = TIRE
     launch.run_play(_args(scenario=str(source)), svc, scenario_id="tire-return")
     assert source in made[-1].library.scenario_dirs
 
@@ -580,7 +581,7 @@ def test_cli_without_a_command_opens_the_picker(monkeypatch, tmp_path):
 async def test_picker_lists_a_file_it_cannot_offer_with_its_problems(tmp_path):
     folder = tmp_path / "mine"
     folder.mkdir()
-    source = Path(__file__).resolve().parents[2] / "scenarios" / "tire-return.yaml"
+    source = TIRE
     bad = folder / "broken.yaml"
     bad.write_text(source.read_text().replace("id: tire-return", "id: tire-broken", 1)
                    .replace("to: insists", "to: nowhere", 1))

@@ -10,12 +10,13 @@ import shutil
 from pathlib import Path
 
 import pytest
+from helpers.content import FROZEN_SCENARIOS
 from helpers.app import ready, services, type_reply, wait_until
 
 from simulator.content.library import Library
 from simulator.tui.trainee.app import make_app
 
-SHIPPED = Path(__file__).resolve().parents[2] / "scenarios"
+SHIPPED = FROZEN_SCENARIOS
 
 
 @pytest.fixture

@@ -9,11 +9,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from helpers.content import TIRE
 from helpers.app import SIZE, log_text, services, type_reply, wait_until
 from simulator.tui.trainee.app import make_app
 from simulator.tui.trainee.screens.play import PlayScreen
 
-SOURCE = Path(__file__).resolve().parents[2] / "scenarios" / "tire-return.yaml"
+SOURCE = TIRE
 REPLIES = ("I'm sorry you carried that all the way here #all=0.9 goals=acknowledge_trip",
            "Let me look into it #all=0.6")
 

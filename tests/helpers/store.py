@@ -85,12 +85,13 @@ def store_url(request, tmp_path):
 
 @pytest.fixture(scope="session")
 def tire():
-    """The shipped tyre scenario and its rubric, loaded once (both are immutable)."""
+    """The (frozen copy of the) tyre scenario and its rubric, loaded once (both are immutable)."""
+    from helpers.content import TIRE
     from simulator.content.library import Library
 
     library = Library()
-    scenario = library.scenario("tire-return")
-    return scenario, library.rubric(scenario.rubric)
+    loaded = library.load(TIRE)
+    return library.require(loaded), library.rubric_for(loaded)
 
 
 WARM = ["I'm so sorry you drove all this way with it #all=0.9 goals=acknowledge_trip",

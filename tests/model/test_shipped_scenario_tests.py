@@ -10,6 +10,8 @@ from simulator.cli.main import main
 from simulator.services import Services
 
 
+pytestmark = pytest.mark.shipped  # the real shipped scenarios, not the frozen test copies
+
 @pytest.mark.model
 def test_frontline_test_passes_on_the_shipped_scenarios():
     out, err = io.StringIO(), io.StringIO()

@@ -10,13 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from helpers.content import TIRE
 from helpers.fakes import FakeScorer
 from simulator import settings
 from simulator.cli import main
 from simulator.services import Services
 
 ROOT = Path(__file__).resolve().parents[2]
-TIRE = ROOT / "scenarios" / "tire-return.yaml"
+
 
 
 def run_cli(*argv: str) -> tuple[int, str, str]:

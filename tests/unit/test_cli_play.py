@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from helpers.fakes import FakeScorer
 from simulator.cli import main
 from simulator.services import Services
@@ -85,6 +87,7 @@ def test_bad_input_is_a_clear_message_and_exit_2(tmp_path):
     assert "Traceback" not in err
 
 
+@pytest.mark.shipped
 def test_list_shows_every_shipped_scenario():
     code, out, _ = run_cli("list")
     assert code == 0

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from helpers.content import TIRE
 from helpers.fakes import FakeScorer
 from simulator.content.library import Library
 from simulator.engine import Conversation
 
 ROOT = Path(__file__).resolve().parents[2]
-TIRE = ROOT / "scenarios" / "tire-return.yaml"
+
 ACK = "I'm sorry you carried that all the way here #e={e} o={o} s={s} goals=acknowledge_trip"
 FIX = "We never sold tyres; I'll ring Parkway for you now #e={e} o={o} s={s} goals=explain_kindly,solve_it"
 DONE = "They're expecting you, ask for Dev #e={e} o={o} s={s}"

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
+
+pytestmark = pytest.mark.shipped  # the real shipped scenarios, not the frozen test copies
 
 ROOT = Path(__file__).resolve().parents[2]
 

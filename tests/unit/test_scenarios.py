@@ -10,6 +10,8 @@ from helpers.fakes import FakeScorer
 from simulator.engine import Conversation
 from simulator.content.library import Library
 
+pytestmark = pytest.mark.shipped  # the real shipped scenarios, not the frozen test copies
+
 SHIPPED = [loaded for loaded in Library().scenarios()]
 IDS = [loaded.path.stem for loaded in SHIPPED]
 

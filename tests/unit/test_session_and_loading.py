@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers.content import TIRE
 from helpers.fakes import FakeScorer
 from simulator.cli import main
 from simulator.content import library as library_module
@@ -22,7 +23,7 @@ from simulator.session import PracticeSession, StoreLink, login_name
 from simulator.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
-TIRE = ROOT / "scenarios" / "tire-return.yaml"
+
 WARM = ("I'm sorry you carried that all the way here #all=0.9 goals=acknowledge_trip",
         "We've never sold tyres; I'll ring Parkway for you now #all=0.9 goals=explain_kindly,solve_it",
         "They're expecting you, ask for Dev #all=0.9")
