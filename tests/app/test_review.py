@@ -192,3 +192,68 @@ def test_snapshot_session_with_an_override(store, snap_compare):
 def test_snapshot_override_dialog(store, snap_compare):
     assert snap_compare(make_review_app(store, reviewer="kim", open_session=1), terminal_size=SIZE,
                         press=["down", "o", "2"])
+
+
+SMALL = (80, 24)
+
+
+async def test_undo_comment_sort_unfinished_and_help(store):
+    app = make_review_app(store, reviewer="kim")
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.pause()
+        app.screen.query_one("#f-unfinished", Checkbox).value = True
+        await pilot.pause()
+        assert _rows(app) == ["3"]
+        app.screen.query_one("#f-unfinished", Checkbox).value = False
+        await pilot.pause()
+        table = app.screen.query_one("#sessions", DataTable)
+        labels = [str(c.label) for c in table.columns.values()]
+        assert labels[4] == "diff." and {"empat", "owner", "scrip"} <= set(labels)
+        await pilot.press("s")  # by trainee
+        await pilot.pause()
+        assert _rows(app) == ["3", "1", "2"]  # "[red]eve" sorts before ann (the "[" comes first)
+        assert "sorted by trainee" in str(app.screen.query_one("#list-status").content)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        help_text = str(app.screen.query_one("#help-text").content)
+        assert "Sort" in help_text and "Refresh" in help_text and "Filters" in help_text
+        await pilot.press("escape")
+        app.screen.query_one("#f-trainee", Input).value = "ann"
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, SessionScreen)
+        await pilot.press("down", "o", "0", "ctrl+s")  # turn 1 ownership to level 0
+        await pilot.pause()
+        overridden = store.session(1)
+        assert overridden.overridden and overridden.final_overall < overridden.overall  # the trainer's level counts
+        assert "with the trainer's levels" in str(app.screen.query_one("#session-info").content)
+        await pilot.press("u")
+        await pilot.pause()
+        assert not store.session(1).overridden and "ownership" not in store.session(1).turns[0].overrides
+        assert [o.is_undo for o in store.session(1).turns[0].history] == [False, True]
+        await pilot.press("c", *"Good recovery", "enter")
+        await pilot.pause()
+        assert store.session(1).comment == "Good recovery"
+        assert "Good recovery" in str(app.screen.query_one("#session-info").content)
+        await pilot.press("f1")
+        await pilot.pause()
+        help_text = str(app.screen.query_one("#help-text").content)
+        assert "Undo override" in help_text and "Comment" in help_text and "Mark reviewed" in help_text
+
+
+def test_snapshot_session_list_80x24(store, snap_compare):
+    store.mark_reviewed(1, "kim")
+    assert snap_compare(make_review_app(store, reviewer="kim"), terminal_size=SMALL)
+
+
+def test_snapshot_session_80x24(store, snap_compare):
+    turn = store.session(1).turns[0]
+    store.override(turn.id, "ownership", 0, "no time given", "kim")
+    assert snap_compare(make_review_app(store, reviewer="kim", open_session=1), terminal_size=SMALL,
+                        press=["down"])
+
+
+def test_snapshot_override_dialog_80x24(store, snap_compare):
+    assert snap_compare(make_review_app(store, reviewer="kim", open_session=1), terminal_size=SMALL,
+                        press=["down", "o"])

@@ -24,7 +24,7 @@ from textual.widgets import (
     Button, Checkbox, DataTable, Footer, Header, Input, RadioButton, RadioSet, Select, Static,
 )
 
-from simulator.reports.exports import criteria_of, local_time, verdict
+from simulator.reports.exports import criteria_of, local_time, result_words, verdict
 from simulator.store import Store, StoredSession, StoredTurn, StoreError
 from simulator.terminal import clean
 from simulator.tui.widgets.text import literal
@@ -43,6 +43,7 @@ class ReviewFilters:
     passed: bool | None = None
     """True: passed only; False: failed only; None: both (and unfinished)."""
     unreviewed: bool = False
+    unfinished: bool = False
 
 
 @dataclass(frozen=True)
@@ -110,15 +111,88 @@ def session_info(session: StoredSession) -> Text:
     status = verdict(session)
     text.append(status, style={"PASS": "bold green", "FAIL": "bold red"}.get(status, "bold"))
     if session.finished:
-        text.append(clean(f" · overall {session.overall:.2f} (pass mark {(session.pass_mark or 0):.2f}) · ending "
-                          f"{session.ending} ({session.ending_kind})", one_line=True))
+        words = result_words(session).split(", ", 1)[-1]
+        text.append(clean(f" · {words} · ending {session.ending} ({session.ending_kind})", one_line=True))
     text.append(clean(f" · {session.mode} · {session.difficulty} · seed {session.seed} · model "
                       f"{session.model_version or 'unknown'}", one_line=True) + "\n")
     if session.reviewed:
         text.append(f"Reviewed by {clean(session.reviewed_by or '', one_line=True)} on {local_time(session.reviewed_at)}", style="green")
     else:
         text.append("Not reviewed yet", style="yellow")
+    if session.comment:
+        text.append("\nComment: ", style="bold")
+        text.append(clean(f"{session.comment} ({session.comment_by}, {local_time(session.comment_at)})",
+                          one_line=True), style="yellow")
     return text
+
+
+# -- help and the session comment -----------------------------------------------------------------------------------
+
+
+class HelpModal(ModalScreen[None]):
+    """Every key binding of the screen it was opened from (its real bindings, not a copy)."""
+
+    BINDINGS = [Binding("escape", "close", "Close"), Binding("question_mark", "close", show=False),
+                Binding("f1", "close", show=False), Binding("q", "close", show=False)]
+
+    def __init__(self, title: str, bindings: list[tuple[str, str]]):
+        super().__init__()
+        self.title_text = title
+        self.bindings = bindings
+
+    def compose(self) -> ComposeResult:
+        text = Text()
+        text.append(f"{self.title_text}: keys\n\n", style="bold")
+        width = max((len(k) for k, _ in self.bindings), default=4)
+        for key, description in self.bindings:
+            text.append(f"  {key:<{width}}  ", style="bold")
+            text.append(description + "\n")
+        text.append("\nesc: close", style="dim")
+        with VerticalScroll(id="help-box"):
+            yield Static(text, id="help-text")
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+def binding_rows(screen: Screen, app: App) -> list[tuple[str, str]]:
+    rows: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for source in (screen, app):
+        for b in getattr(source, "BINDINGS", []):
+            if not isinstance(b, Binding) or not b.description or b.key in seen:
+                continue
+            seen.add(b.key)
+            keys = ", ".join(app.get_key_display(Binding(k.strip(), "")) if hasattr(app, "get_key_display")
+                             else k.strip() for k in b.key.split(","))
+            rows.append((keys, b.description))
+    return rows
+
+
+class CommentModal(ModalScreen[str | None]):
+    """The trainer's comment on the whole session (empty clears it)."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, current: str):
+        super().__init__()
+        self.current = current
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="comment-box"):
+            yield Static(Text("Comment on the whole session (enter: save, empty: clear, esc: cancel)"))
+            yield Input(self.current, placeholder="what should the trainee take from this session?",
+                        id="session-comment")
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.dismiss(event.value.strip())
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
 
 
 # -- the override dialog ------------------------------------------------------------------------------------------
@@ -144,6 +218,8 @@ class OverrideModal(ModalScreen[OverrideResult | None]):
         current = turn.level(cid)
         head = Text()
         head.append(f"Override {clean(cid, one_line=True)} on turn {turn.number}\n", style="bold")
+        head.append("Customer: ", style="dim")
+        head.append(clean(turn.customer_line) + "\n")
         head.append("Reply: ", style="dim")
         head.append(clean(turn.reply) + "\n")
         head.append(f"Model: level {turn.levels[cid]} (score {turn.scores[cid]:.2f})", style="dim")
@@ -202,7 +278,10 @@ class SessionScreen(Screen):
     BINDINGS = [
         Binding("escape", "back", "Back"),
         Binding("o", "override", "Override level"),
+        Binding("u", "undo", "Undo override"),
+        Binding("c", "comment", "Comment"),
         Binding("m", "toggle_reviewed", "Mark reviewed"),
+        Binding("question_mark,f1", "app.help", "Help"),
         Binding("q", "app.quit", "Quit"),
     ]
 
@@ -278,8 +357,7 @@ class SessionScreen(Screen):
                 pass
         overrides = sum(len(t.overrides) for t in session.turns)
         self.query_one("#session-status", Static).update(Text(
-            f"{len(session.turns)} turn(s), {overrides} override(s) · o: override the selected level · "
-            "m: mark reviewed · esc: back"
+            f"{len(session.turns)} turn(s), {overrides} override(s) · o override · u undo · c comment · ? help"
         ))
 
     def _selected(self) -> tuple[StoredTurn, str] | None:
@@ -318,7 +396,8 @@ class SessionScreen(Screen):
             if result is None:
                 return
             try:
-                self.review_app.store.override(turn.id, cid, result.level, result.comment, self.review_app.reviewer)
+                self.review_app.store.override(turn.id, cid, result.level, result.comment, self.review_app.reviewer,
+                                               rubric=self.review_app.rubric(self.session.rubric_id))
                 self.session = self.review_app.store.session(self.session_id)
             except StoreError as exc:
                 self.notify(clean(str(exc)), severity="error", markup=False)
@@ -327,6 +406,42 @@ class SessionScreen(Screen):
             self.notify(f"{clean(cid, one_line=True)} on turn {turn.number}: level {result.level} (model {turn.levels[cid]})")
 
         self.app.push_screen(OverrideModal(turn, cid, levels), saved)
+
+    def action_undo(self) -> None:
+        chosen = self._selected()
+        if chosen is None or self.session is None:
+            return
+        turn, cid = chosen
+        if cid not in turn.overrides:
+            self.notify(f"{clean(cid, one_line=True)} on turn {turn.number} has no override to undo", severity="warning")
+            return
+        try:
+            undo = self.review_app.store.undo_override(turn.id, cid, self.review_app.reviewer,
+                                                       rubric=self.review_app.rubric(self.session.rubric_id))
+            self.session = self.review_app.store.session(self.session_id)
+        except StoreError as exc:
+            self.notify(clean(str(exc)), severity="error", markup=False)
+            return
+        self.render_session(keep=f"{turn.id}|{cid}")
+        self.notify(f"Undone: {clean(cid, one_line=True)} on turn {turn.number} is level {undo.level} again")
+
+    def action_comment(self) -> None:
+        if self.session is None:
+            return
+
+        def saved(text: str | None) -> None:
+            if text is None:
+                return
+            try:
+                self.review_app.store.comment(self.session_id, text, self.review_app.reviewer)
+                self.session = self.review_app.store.session(self.session_id)
+            except StoreError as exc:
+                self.notify(clean(str(exc)), severity="error", markup=False)
+                return
+            self.render_session()
+            self.notify("Comment saved" if text else "Comment cleared")
+
+        self.app.push_screen(CommentModal(self.session.comment), saved)
 
     def action_toggle_reviewed(self) -> None:
         assert self.session is not None
@@ -352,10 +467,18 @@ class SessionListScreen(Screen):
     BINDINGS = [
         Binding("f5", "refresh", "Refresh"),
         Binding("ctrl+f", "focus_filters", "Filters"),
+        Binding("s", "sort", "Sort"),
+        Binding("question_mark,f1", "app.help", "Help"),
         Binding("q", "app.quit", "Quit"),
     ]
 
-    COLUMNS = ("id", "started", "trainee", "scenario", "mode", "ending", "overall", "result", "turns", "reviewed")
+    COLUMNS = ("id", "date", "trainee", "scenario", "diff.", "all", "result", "reviewed")
+    SORTS = ("date", "trainee", "scenario", "overall")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sort_index = 0
+        self.criteria: list[str] = []
 
     @property
     def review_app(self) -> ReviewApp:
@@ -375,16 +498,33 @@ class SessionListScreen(Screen):
             yield Select([("passed", "passed"), ("failed", "failed")], prompt="pass/fail", value=initial,
                          id="f-result")
             yield Checkbox("not reviewed", value=f.unreviewed, id="f-unreviewed")
+            yield Checkbox("unfinished", value=f.unfinished, id="f-unfinished")
         yield DataTable(id="sessions", cursor_type="row", zebra_stripes=True)
         yield Static(id="list-status")
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one("#sessions", DataTable)
-        for label in self.COLUMNS:
-            table.add_column(label, key=label)
         self.action_refresh()
-        table.focus()
+        self.query_one("#sessions", DataTable).focus()
+
+    @property
+    def sort_keys(self) -> list[str]:
+        return list(self.SORTS) + self.criteria
+
+    def action_sort(self) -> None:
+        self.sort_index = (self.sort_index + 1) % len(self.sort_keys)
+        self.action_refresh()
+        self.notify(f"Sorted by {clean(self.sort_keys[self.sort_index], one_line=True)}")
+
+    def _sorted(self, sessions: list[StoredSession]) -> list[StoredSession]:
+        key = self.sort_keys[self.sort_index % len(self.sort_keys)]
+        if key == "date":
+            return sessions
+        if key in ("trainee", "scenario"):
+            return sorted(sessions, key=lambda s: (s.trainee if key == "trainee" else s.scenario_id).lower())
+        if key == "overall":
+            return sorted(sessions, key=lambda s: (s.final_overall is None, s.final_overall or 0.0))
+        return sorted(sessions, key=lambda s: (key not in s.criterion_averages(), s.criterion_averages().get(key, 0)))
 
     def on_screen_resume(self) -> None:
         self.action_refresh()
@@ -406,6 +546,7 @@ class SessionListScreen(Screen):
         result = self.query_one("#f-result", Select).value
         values["passed"] = True if result == "passed" else False if result == "failed" else None
         values["reviewed"] = False if self.query_one("#f-unreviewed", Checkbox).value else None
+        values["finished"] = False if self.query_one("#f-unfinished", Checkbox).value else None
         return values, problems
 
     def action_refresh(self) -> None:
@@ -420,15 +561,28 @@ class SessionListScreen(Screen):
         except StoreError as exc:
             self.query_one("#list-status", Static).update(literal(str(exc), style="red"))
             return
+        criteria = criteria_of(sessions)
+        if criteria != self.criteria or not table.columns:
+            self.criteria = criteria
+            table.clear(columns=True)
+            for label in self.COLUMNS[:5]:
+                table.add_column(label, key=label)
+            for cid in criteria:  # short headings so every column fits at 80 columns
+                table.add_column(clean(cid, one_line=True)[:5], key=f"c:{cid}")
+            for label in self.COLUMNS[5:]:
+                table.add_column(label, key=label)
         table.clear()
+        sessions = self._sorted(sessions)
         for s in sessions:
-            status = verdict(s)
+            status = verdict(s) + ("*" if s.overridden else "")
+            averages = s.criterion_averages()
             table.add_row(
-                str(s.id), local_time(s.started_at), literal(s.trainee, one_line=True),
-                literal(s.scenario_id, one_line=True), literal(s.mode, one_line=True),
-                literal(s.ending or "", one_line=True), "" if s.overall is None else f"{s.overall:.2f}",
-                Text(status, style={"PASS": "green", "FAIL": "red"}.get(status, "dim")), str(s.turn_count),
-                literal("✓ " + (s.reviewed_by or ""), "green", one_line=True) if s.reviewed else Text("-", style="dim"),
+                str(s.id), local_time(s.started_at)[2:10], literal(s.trainee[:10], one_line=True),
+                literal(s.scenario_id[:14], one_line=True), s.difficulty[:3],
+                *[f"{averages[c]:.2f}" if c in averages else "" for c in criteria],
+                "" if s.final_overall is None else f"{s.final_overall:.2f}",
+                Text(status, style={"PASS": "green", "FAIL": "red"}.get(status.rstrip("*"), "dim")),
+                literal("✓ " + (s.reviewed_by or "")[:8], "green", one_line=True) if s.reviewed else Text("-", style="dim"),
                 key=str(s.id),
             )
         if keep is not None:
@@ -436,7 +590,10 @@ class SessionListScreen(Screen):
                 table.move_cursor(row=table.get_row_index(keep))
             except Exception:
                 pass
-        status = Text(f"{len(sessions)} session(s) · enter: open · ctrl+f: filters")
+        sort = clean(self.sort_keys[self.sort_index % len(self.sort_keys)], one_line=True)
+        status = Text(f"{len(sessions)} session(s) · sorted by {sort} · enter open · s sort · ? help")
+        if any(s.overridden for s in sessions):
+            status.append(" · * trainer's levels")
         for problem in problems:
             status.append(f" · {problem}", style="red")
         for error in damaged:  # left out of the list: say which and why
@@ -484,6 +641,13 @@ class ReviewApp(App[None]):
     def get_default_screen(self) -> Screen:
         return SessionListScreen()
 
+    def action_help(self) -> None:
+        screen = self.screen
+        if isinstance(screen, HelpModal):
+            return
+        title = "Session" if isinstance(screen, SessionScreen) else "Sessions"
+        self.push_screen(HelpModal(title, binding_rows(screen, self)))
+
     def on_mount(self) -> None:
         if self.open_session is not None:
             self.push_screen(SessionScreen(self.open_session))
@@ -517,10 +681,11 @@ def make_review_app(
     until: date | None = None,
     passed: bool | None = None,
     unreviewed: bool = False,
+    unfinished: bool = False,
     library=None,
     open_session: int | None = None,
 ) -> ReviewApp:
     """The review app over `store`, its list filtered as given; `open_session` opens that session first."""
     filters = ReviewFilters(trainee=trainee, scenario=scenario, since=since, until=until, passed=passed,
-                            unreviewed=unreviewed)
+                            unreviewed=unreviewed, unfinished=unfinished)
     return ReviewApp(store, reviewer=reviewer, filters=filters, library=library, open_session=open_session)
