@@ -38,30 +38,47 @@ def labelled_dir() -> Path:
 
 
 def default_data_files() -> list[Path]:
-    folder = labelled_dir()
-    return sorted(folder.glob("*.jsonl")) if folder.is_dir() else []
+    """Every labelled file shipped under models/data/ (labelled/ for the service criteria, clarity/ for clarity,
+    …): a rubric trains each criterion on the rows that label it."""
+    folder = labelled_dir().parent
+    return sorted(folder.glob("*/*.jsonl"), key=lambda p: (p.parent.name != "labelled", str(p))) \
+        if folder.is_dir() else []
 
 
 def load_examples(files: Iterable[Path], criteria: Sequence[str], *, max_level: dict[str, int] | None = None) -> list[Example]:
-    """Every row of `files`, each with an integer level for every criterion id in `criteria`."""
+    """The rows of `files` that label at least one criterion id in `criteria`, each with an integer level for
+    the criteria it labels. A row may label only some criteria (a file written for a new criterion labels just
+    that one); a file none of whose rows label any of `criteria` is refused, as it is probably the wrong file."""
     examples: list[Example] = []
     seen: dict[str, str] = {}
+    files = list(files)
     for path in files:
         path = Path(path)
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise DataError(f"{path}: cannot read labelled data ({exc.strerror or exc})") from exc
-        for number, line in enumerate(text.splitlines(), start=1):
+        for number, line in enumerate(text.split("\n"), start=1):
             if not line.strip():
                 continue
             where = f"{path}:{number}"
             example = parse_row(line, criteria, where, max_level=max_level)
+            if not example.labels:
+                continue  # labels none of these criteria: data for another rubric's criteria
             if example.id in seen:
                 raise DataError(f"{where}: id {example.id!r} already used at {seen[example.id]}")
             seen[example.id] = where
             examples.append(example)
     return examples
+
+
+def require_every_criterion(examples: Sequence[Example], criteria: Sequence[str], files: Sequence[Path]) -> None:
+    """DataError unless each criterion is labelled by some row (a head cannot learn a criterion nobody labelled)."""
+    unlabelled = [c for c in criteria if not any(c in e.labels for e in examples)]
+    if unlabelled:
+        names = ", ".join(repr(c) for c in unlabelled)
+        raise DataError(f"no row of {', '.join(str(p) for p in files)} labels {names}; add a column named after "
+                        "each criterion (an integer level) to the labelled data")
 
 
 def json_object(line: str, where: str) -> dict:
@@ -82,6 +99,8 @@ def parse_row(line: str, criteria: Sequence[str], where: str, *, max_level: dict
             raise DataError(f"{where}: {key!r} must be a non-empty string")
     labels: dict[str, int] = {}
     for cid in criteria:
+        if cid not in row:
+            continue  # this row does not label this criterion
         value = row.get(cid)
         if isinstance(value, bool) or not isinstance(value, int):
             raise DataError(f"{where}: {cid!r} must be an integer level, found {value!r}")

@@ -39,11 +39,12 @@ def evaluate(
     """
     from simulator.scoring.baselines import VaderBaseline, keyword_level
     from simulator.scoring.base import ScoreRequest
-    from simulator.scoring.data import load_examples, split
+    from simulator.scoring.data import load_examples, require_every_criterion, split
     from simulator.scoring.model import ModelScorer
 
     say = log or (lambda _msg: None)
     examples = load_examples(data_files, rubric.criterion_ids, max_level={c.id: c.max_level for c in rubric.criteria})
+    require_every_criterion(examples, rubric.criterion_ids, data_files)
     train, test = split(examples)
     if not test:
         raise ValueError("the test split is empty: the labelled data has too few distinct customer lines")
@@ -79,16 +80,19 @@ def evaluate(
         scores = VaderBaseline.scores(replies)
         predictions["vader"] = {}
         for c in rubric.criteria:
-            vader.fit(c.id, [e.reply for e in train], [e.labels[c.id] for e in train], c.max_level)
+            labelled = [e for e in train if c.id in e.labels]
+            vader.fit(c.id, [e.reply for e in labelled], [e.labels[c.id] for e in labelled], c.max_level)
             predictions["vader"][c.id] = (scores, vader.levels(c.id, replies))
 
     rows: list[dict[str, object]] = []
     for c in rubric.criteria:
-        truth = np.array([e.labels[c.id] for e in test])
+        labelled = [i for i, e in enumerate(test) if c.id in e.labels]  # the held-out rows that label c
+        truth = np.array([test[i].labels[c.id] for i in labelled])
         for name in systems:
             found = predictions.get(name, {}).get(c.id)
-            row: dict[str, object] = {"criterion": c.id, "system": name, "n": len(test)}
-            metrics = criterion_metrics(truth, found[0], found[1], c.max_level) if found else {}
+            row: dict[str, object] = {"criterion": c.id, "system": name, "n": len(labelled)}
+            metrics = (criterion_metrics(truth, np.asarray(found[0])[labelled], np.asarray(found[1])[labelled],
+                                         c.max_level) if found and labelled else {})
             row.update({m: (round(metrics[m], 3) if m in metrics else None) for m in METRICS})
             rows.append(row)
     return rows

@@ -11,7 +11,7 @@ import numpy as np
 
 from simulator.content.rubric import Rubric
 from simulator.errors import FrontlineError
-from simulator.scoring.data import Example, data_hash, group_folds, load_examples, split
+from simulator.scoring.data import Example, data_hash, group_folds, load_examples, require_every_criterion, split
 from simulator.scoring.encoder import BASE_MODEL, LAYERS, WEIGHTS_SHA256, Encoder
 from simulator.scoring.metrics import criterion_metrics
 from simulator.scoring.heads import Head, HeadSet, build_features, save_heads, sentence_stats
@@ -120,6 +120,7 @@ def train_heads(
     say = log or (lambda _msg: None)
     max_levels = {c.id: c.max_level for c in rubric.criteria}
     examples = load_examples(data_files, rubric.criterion_ids, max_level=max_levels)
+    require_every_criterion(examples, rubric.criterion_ids, data_files)
     train, test = split(examples)
     if len(train) < 20:
         raise TrainingError(f"only {len(train)} training rows after the train/test split; label more data")
@@ -127,7 +128,11 @@ def train_heads(
         from simulator.scoring.adapter import save_adapter
         from simulator.scoring.finetune import AdapterSettings, fit_adapter
 
-        adapter = fit_adapter(train, {c.id: c.max_level for c in rubric.criteria}, recipe,
+        complete = [e for e in train if all(c.id in e.labels for c in rubric.criteria)]
+        if len(complete) < 20:
+            raise TrainingError("--adapt fine-tunes on rows labelled for every criterion of the rubric, and only "
+                                f"{len(complete)} are; train the adapter on a rubric whose data labels all of them")
+        adapter = fit_adapter(complete, {c.id: c.max_level for c in rubric.criteria}, recipe,
                               settings=adapt_settings or AdapterSettings(), log=say)
         adapter.meta.update({"rubric": rubric.id, "data_hash": data_hash(data_files)})
         npz_path, _ = save_adapter(adapter, adapter_folder)
@@ -137,11 +142,18 @@ def train_heads(
     adapter_digest = encoder.adapter.digest if encoder.adapter is not None else None
     say(f"encoding {len(train)} training rows ({len(test)} held out for `frontline eval`)…")
     encoded = encode_examples(encoder, train)
-    features_by_recipe = build_features(recipe, encoded.contexts, encoded.stats)
-    folds = [(tr, va) for tr, va in group_folds(train, FOLDS) if tr and va]
+    all_features = build_features(recipe, encoded.contexts, encoded.stats)
     heads: dict[str, Head] = {}
     for criterion in rubric.criteria:
-        levels = np.array([e.labels[criterion.id] for e in train])
+        # each criterion learns from the rows that label it (a new criterion's file labels only that one)
+        rows = [i for i, e in enumerate(train) if criterion.id in e.labels]
+        if len(rows) < 20:
+            raise TrainingError(f"criterion {criterion.id!r}: only {len(rows)} training rows label it; label more "
+                                "data for it (a JSONL column named after the criterion)")
+        subset = [train[i] for i in rows]
+        features_by_recipe = all_features[rows]
+        folds = [(tr, va) for tr, va in group_folds(subset, FOLDS) if tr and va]
+        levels = np.array([e.labels[criterion.id] for e in subset])
         if len(set(levels.tolist())) < 2:
             raise TrainingError(f"criterion {criterion.id!r}: every training row has level {levels[0]}; "
                                 "a head needs at least two levels")
@@ -162,8 +174,11 @@ def train_heads(
         encoded_test = encode_examples(encoder, test)
         features_test = build_features(recipe, encoded_test.contexts, encoded_test.stats)
         for criterion in rubric.criteria:
-            truth = np.array([e.labels[criterion.id] for e in test])
-            predicted = heads[criterion.id].predict(features_test)
+            rows = [i for i, e in enumerate(test) if criterion.id in e.labels]
+            if not rows:
+                continue
+            truth = np.array([test[i].labels[criterion.id] for i in rows])
+            predicted = heads[criterion.id].predict(features_test[rows])
             metrics = criterion_metrics(truth, predicted, levels_of(predicted, criterion.max_level), criterion.max_level)
             held_out[criterion.id] = {k: round(v, 4) for k, v in metrics.items()}
     import sklearn
@@ -172,6 +187,8 @@ def train_heads(
         "data_hash": data_hash(data_files),
         "data_files": [Path(p).name for p in data_files],
         "rows": {"train": len(train), "test": len(test)},
+        "rows_per_criterion": {c.id: {"train": sum(c.id in e.labels for e in train),
+                                      "test": sum(c.id in e.labels for e in test)} for c in rubric.criteria},
         "base_model": BASE_MODEL,
         "base_model_sha256": WEIGHTS_SHA256,
         "adapter": adapter_digest,

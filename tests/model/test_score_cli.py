@@ -91,4 +91,8 @@ def test_train_with_data_missing_a_criterion_exits_2(tmp_path):
     data = tmp_path / "labelled.jsonl"
     data.write_text(json.dumps({"id": "1", "context": "hi", "reply": "hello", "empathy": 1}) + "\n")
     status, _, err = run(["train", "--rubric", str(rubric), "--data", str(data)])
+    # rows may label only some criteria (a new criterion's data labels just it), but every criterion needs some
+    assert status == 2 and f"no row of {data} labels 'greeting'" in err
+    data.write_text(json.dumps({"id": "1", "context": "hi", "reply": "hello", "empathy": 1, "greeting": "x"}) + "\n")
+    status, _, err = run(["train", "--rubric", str(rubric), "--data", str(data)])
     assert status == 2 and f"{data}:1: 'greeting' must be an integer level" in err
