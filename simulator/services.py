@@ -21,6 +21,17 @@ class Services:
     stdin: TextIO = field(default_factory=lambda: sys.stdin)
     stdout: TextIO = field(default_factory=lambda: sys.stdout)
     stderr: TextIO = field(default_factory=lambda: sys.stderr)
+    scorer_dir: str | None = None
+    """A calibrated scorer folder (`--scorer DIR`); None: FRONTLINE_SCORER_DIR, else the shipped heads."""
+
+    def scorer_folder(self):
+        """The heads folder to score with: --scorer, else FRONTLINE_SCORER_DIR, else None (the shipped heads)."""
+        from pathlib import Path
+
+        from simulator import settings
+
+        chosen = self.scorer_dir or settings.current().scorer_dir
+        return Path(chosen).expanduser() if chosen else None
 
     def make_scorer(self):
         if self.scorer_factory is not None:
@@ -34,7 +45,7 @@ class Services:
             return ScoringClient(address)
         from simulator.scoring.model import default_scorer  # torch/onnx only when a scorer is needed
 
-        return default_scorer()
+        return default_scorer(self.scorer_folder())
 
     def open_store(self):
         """The session store. Imported here so commands that need none stay light."""

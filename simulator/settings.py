@@ -11,6 +11,7 @@ here (`--db` over FRONTLINE_DB, and so on), and the tests set the variables and 
 | FRONTLINE_BACKEND | `torch` runs the scorer in torch on the CPU too (default: ONNX Runtime there) |
 | FRONTLINE_THREADS | threads the scorer uses (default: every core, at most 8) |
 | FRONTLINE_SCORER | address of a running scoring service (`unix:/path` or `127.0.0.1:PORT`): score through it instead of loading the model (see `frontline scorer-service`) |
+| FRONTLINE_SCORER_DIR | a scorer folder written by `frontline calibrate`: every command and app scores with its heads (`--scorer DIR` wins) |
 | FRONTLINE_REVIEW_SECRET | `frontline serve` only: the secret that opens the trainer's review in the browser (off when unset) |
 
 The environment is read when a value is asked for, not at import, so a test that sets a variable sees it.
@@ -26,7 +27,7 @@ from pathlib import Path
 _PACKAGE = Path(__file__).resolve().parent
 
 VARIABLES = ("FRONTLINE_DB", "FRONTLINE_DATA_DIR", "FRONTLINE_DEVICE", "FRONTLINE_BACKEND", "FRONTLINE_THREADS",
-             "FRONTLINE_SCORER", "FRONTLINE_REVIEW_SECRET")
+             "FRONTLINE_SCORER", "FRONTLINE_REVIEW_SECRET", "FRONTLINE_SCORER_DIR")
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,8 @@ class Settings:
     """FRONTLINE_SCORER: the scoring service to score through, or None to load the model in this process."""
     review_secret: str | None = None
     """FRONTLINE_REVIEW_SECRET: opens the review in `frontline serve`; None keeps it closed."""
+    scorer_dir: str | None = None
+    """FRONTLINE_SCORER_DIR: a calibrated scorer folder (`frontline calibrate`) to score with; None: the shipped."""
 
 
 def _text(name: str) -> str | None:
@@ -60,6 +63,7 @@ def current() -> Settings:
         threads=int(threads) if threads and threads.isdigit() and int(threads) > 0 else None,
         scorer=_text("FRONTLINE_SCORER"),
         review_secret=_text("FRONTLINE_REVIEW_SECRET"),
+        scorer_dir=_text("FRONTLINE_SCORER_DIR"),
     )
 
 

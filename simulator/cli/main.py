@@ -18,9 +18,9 @@ from simulator.terminal import clean
 
 
 def _command_modules():
-    from simulator.cli import authoring, content, play, scoring, serve, sessions, testing
+    from simulator.cli import authoring, calibrate, content, play, scoring, serve, sessions, testing
 
-    return [content, authoring, play, testing, scoring, sessions, serve]
+    return [content, authoring, play, testing, scoring, sessions, serve, calibrate]
 
 
 def _add_global_options(parser: argparse.ArgumentParser, *, top_level: bool) -> None:
@@ -31,6 +31,8 @@ def _add_global_options(parser: argparse.ArgumentParser, *, top_level: bool) -> 
                        help="database URL (default: SQLite in your data folder; or FRONTLINE_DB)")
     group.add_argument("--scenarios", action="append", default=default, metavar="DIR",
                        help="also offer the scenarios in DIR (repeatable)")
+    group.add_argument("--scorer", default=default, metavar="DIR",
+                       help="score with the calibrated scorer in DIR (`frontline calibrate`; or FRONTLINE_SCORER_DIR)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,6 +63,19 @@ def _library(args):
     return Library(scenario_dirs=[Path(p) for p in (args.scenarios or [])])
 
 
+def _use_scorer(folder: str | None, services: Services) -> None:
+    """--scorer DIR (else FRONTLINE_SCORER_DIR): checked here, so a wrong folder is a message, not a traceback."""
+    if folder is not None:
+        services.scorer_dir = folder
+    chosen = services.scorer_folder()
+    if chosen is None:
+        return
+    where = "--scorer" if folder is not None else "FRONTLINE_SCORER_DIR"
+    if not chosen.is_dir() or not any(chosen.glob("*.npz")):
+        raise UsageError(f"{where} {clean(str(chosen), one_line=True)} is not a scorer folder (no trained heads "
+                         "in it); give the --out folder of `frontline calibrate`")
+
+
 def main(argv: Sequence[str] | None = None, services: Services | None = None) -> int:
     services = services or Services()
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -71,6 +86,7 @@ def main(argv: Sequence[str] | None = None, services: Services | None = None) ->
             if not args.db.strip():
                 raise UsageError("--db is empty; give a database URL, or leave --db out for the default database")
             services.db_url = args.db
+        _use_scorer(args.scorer, services)
         args.library = _library(args)
         if args.command is None:
             from simulator.tui.launch import run_picker

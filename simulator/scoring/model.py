@@ -90,6 +90,8 @@ class ModelScorer:
                 try:
                     meta = json.loads(meta_path.read_text(encoding="utf-8"))
                     parts.append(f"heads:{meta['rubric']}@{str(meta['data_hash'])[:12]}")
+                    if isinstance(meta.get("calibration"), dict):  # fitted to an organisation's labels
+                        parts.append(f"calibrated:{meta['rubric']}@{str(meta['calibration']['labels_hash'])[:12]}")
                 except (OSError, ValueError, KeyError, TypeError):
                     continue
         return " ".join(parts)
@@ -302,13 +304,20 @@ def _acceptable_examples(rubric: Rubric) -> list[str]:
 
 
 _default: ModelScorer | None = None
+_by_folder: dict[Path, ModelScorer] = {}
 _default_lock = threading.Lock()
 
 
-def default_scorer() -> Scorer:
-    """The process-wide ModelScorer (created on first call, weights loaded on first use or `load()`)."""
+def default_scorer(heads_folder: Path | None = None) -> Scorer:
+    """The process-wide ModelScorer (created on first call, weights loaded on first use or `load()`); with
+    `heads_folder` (a calibrated scorer folder, `frontline calibrate`), the one scoring with the heads there."""
     global _default
     with _default_lock:
+        if heads_folder is not None:
+            folder = Path(heads_folder).resolve()
+            if folder not in _by_folder:
+                _by_folder[folder] = ModelScorer(heads_folder=folder)
+            return _by_folder[folder]
         if _default is None:
             _default = ModelScorer()
         return _default
