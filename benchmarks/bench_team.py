@@ -94,7 +94,7 @@ class Trainee:
             async with session.ws_connect(ws_url, max_msg_size=0, heartbeat=30) as ws:
                 screen = _Screen(ws)
                 await screen.wait_for(b"pick a scenario", b"scenarios")
-                await ws.send_json(["stdin", "tyre"])
+                await ws.send_json(["stdin", "tyre we never sold"])
                 await screen.wait_for(b"1 of ")
                 screen.clear()
                 await ws.send_json(["stdin", "\r"])

@@ -110,7 +110,7 @@ class Browser:
     def screen(self) -> str:
         return self.page.evaluate(SCREEN)
 
-    def wait_for(self, *texts: str, timeout: float = 30) -> str:
+    def wait_for(self, *texts: str, timeout: float = 60) -> str:
         deadline = time.monotonic() + timeout
         screen = ""
         while time.monotonic() < deadline:
@@ -147,15 +147,15 @@ def _open(chromium, url: str, name: str) -> Browser:
     page.goto(url + "/")
     page.fill("#trainee", name)
     page.click("button[type=submit]")
-    page.wait_for_function("() => document.body.classList.contains('-first-byte')", timeout=60_000)
+    page.wait_for_function("() => document.body && document.body.classList.contains('-first-byte')", timeout=60_000)
     tab = Browser(page)
-    tab.wait_for("pick a scenario", "Ann Lee", "The tyre we never sold")
+    tab.wait_for("pick a scenario", "Ann Lee", " scenarios · ")
     page.focus(".xterm-helper-textarea")
     return tab
 
 
 def _start_tyre(tab: Browser) -> None:
-    tab.type("tyre")
+    tab.type("tyre we never sold")
     tab.wait_for("1 of ")
     tab.press("Enter")
     tab.wait_for("Margaret", "Reply to Margaret")
