@@ -23,7 +23,7 @@ from collections import deque
 from typing import Any, Callable, Iterator
 
 from simulator.content.rubric import Rubric
-from simulator.content.scenario import Difficulty, LineVariant, Scenario
+from simulator.content.scenario import BUILTIN_PROFILES, Difficulty, EndingKind, LineVariant, Scenario
 from simulator.content.templates import (
     CONDITION_NAMES,
     LINE_NAMES,
@@ -187,6 +187,18 @@ class _ScenarioChecker:
                     self._check_condition(transition.when, tpath + ("when",), rubric, goal_ids)
         for ei, ending in enumerate(s.endings):
             self._check_template(ending.line, ("endings", ei, "line"), line_names, sample)
+            for gi, goal in enumerate(ending.requires):
+                if goal not in goal_ids:
+                    self.at(("endings", ei, "requires", gi),
+                            f"ending {ending.id!r} requires a goal {goal!r} the scenario does not have"
+                            f"{_did_you_mean(goal, goal_ids)}")
+        for key in ("on_patience_out", "on_turn_limit"):
+            target = next((e for e in s.endings if e.id == getattr(s, key)), None)
+            if target is not None and target.requires:
+                self.at((key,), f"{key} ends with {target.id!r}, whose `requires:` is not checked there (patience "
+                                "and the turn limit end the conversation whatever goals were met)", "warning")
+        if rubric is not None:
+            self.problems.extend(check_tests(s, self.yaml, self.file, rubric))
         self._check_graph(beat_ids)
         return self.problems
 
@@ -385,3 +397,66 @@ def check_scenario(scenario: Scenario, yaml: LoadedYaml, file: str, rubrics: dic
     """Everything wrong with a scenario (read from `yaml`, in `file`) that its shape alone does not show, given
     the rubrics it can use."""
     return _ScenarioChecker(scenario, yaml, file, rubrics).run()
+
+
+# -- the scenario's own tests (`tests:`), checked on every load like the rest of the file ---------------------------
+
+_ENDING_KINDS = tuple(k.value for k in EndingKind)
+
+
+def check_tests(scenario: Scenario, yaml: LoadedYaml, file: str, rubric: Rubric) -> list[Problem]:
+    """Everything in the scenario's `tests:` section that names an ending, goal, criterion or profile wrongly."""
+    tests = scenario.tests
+    if tests is None:
+        return []
+    problems: list[Problem] = []
+
+    def at(path: tuple, message: str, key: bool = False) -> None:
+        line, col = yaml.mark_for(path, prefer_key=key)
+        problems.append(Problem(file, line, col, message))
+
+    endings = [e.id for e in scenario.endings]
+    goals = [g.id for g in scenario.goals]
+    criteria = rubric.criterion_ids
+
+    def check_ending(name: str, path: tuple) -> None:
+        if name not in endings and name not in _ENDING_KINDS:
+            at(path, f"no ending or ending kind {name!r}{_did_you_mean(name, endings + list(_ENDING_KINDS))} "
+                     f"(endings: {', '.join(endings)}; kinds: {', '.join(_ENDING_KINDS)})")
+
+    seen: dict[str, int] = {}
+    for ci, case in enumerate(tests.cases):
+        base = ("tests", "cases", ci)
+        if case.name in seen:
+            at(base + ("name",), f"another case is also named {case.name!r}; give each case its own name")
+        seen.setdefault(case.name, ci)
+        check_ending(case.expect.ending, base + ("expect", "ending"))
+        for ri, reply in enumerate(case.replies):
+            if not reply.strip() or "\x00" in reply:
+                at(base + ("replies", ri), "a reply must be text (not empty, no NUL byte)")
+    names: set[str] = set()
+    for pi, profile in enumerate(tests.profiles):
+        base = ("tests", "profiles", pi)
+        if profile.name in names:
+            at(base + ("name",), f"profile {profile.name!r} is given twice; merge the two entries")
+        names.add(profile.name)
+        if profile.name in BUILTIN_PROFILES:
+            fixed = sorted({"scores", "goals", "red_flag"} & profile.model_fields_set)
+            for key in fixed:
+                at(base + (key,), f"{profile.name!r} is a built-in profile: only its expectations can change; "
+                                  f"to set `{key}`, give your profile another name")
+        elif "scores" not in profile.model_fields_set:
+            at(base + ("name",), f"no built-in profile {profile.name!r}{_did_you_mean(profile.name, BUILTIN_PROFILES)}; a profile "
+                                 f"of your own needs `scores:` (built-in: {', '.join(BUILTIN_PROFILES)})")
+        for criterion in (profile.scores or {}):
+            if criterion not in criteria:
+                at(base + ("scores", criterion), f"rubric {rubric.id!r} has no criterion {criterion!r}"
+                                                 f"{_did_you_mean(criterion, criteria)}", key=True)
+        if isinstance(profile.goals, list):
+            for gi, goal in enumerate(profile.goals):
+                if goal not in goals:
+                    at(base + ("goals", gi), f"no goal with id {goal!r}{_did_you_mean(goal, goals)}")
+        for key in ("may_reach", "must_not_reach"):
+            for ei, name in enumerate(getattr(profile, key) or []):
+                check_ending(name, base + (key, ei))
+    return problems

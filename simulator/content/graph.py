@@ -170,7 +170,7 @@ def to_dot(graph: Graph) -> str:
            "    rankdir=TB;",
            '    node [fontname="Helvetica"];',
            '    edge [fontname="Helvetica", fontsize=10];',
-           f'    "start" [label="start", shape=circle];',
+           '    "start" [label="start", shape=circle];',
            f"    \"start\" -> {beat(graph.opening)};"]
     for b in s.beats:
         out.append(f"    {beat(b.id)} [label={dot_quote(b.id)}, shape=box];")

@@ -142,6 +142,10 @@ class ScriptedCase(_Strict):
     """Where the replies must lead. The case also fails if the replies run out first, or some are left over."""
 
 
+BUILTIN_PROFILES = ("ideal", "cold-but-competent", "scripted", "repeating", "hostile")
+"""The trainee profiles `frontline test` knows without a scenario declaring them (simulator/studio/profiles.py)."""
+
+
 class TraineeProfile(_Strict):
     name: ScenarioId
     """A built-in profile (ideal, cold-but-competent, scripted, repeating, hostile) to change its expectations,

@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Iterable, Sequence
 
 from simulator import __version__
+from simulator.reports.feedback import level_feedback  # noqa: F401  (part of this module's interface)
 from simulator.store import Override, StoredSession, StoredTurn
 from simulator.terminal import clean
 
@@ -63,28 +64,6 @@ def result_words(session: StoredSession) -> str:
         text += (f" with the trainer's levels (the model's: {'PASS' if session.passed else 'FAIL'}, "
                  f"overall {session.overall or 0:.2f})")
     return text
-
-
-@functools.lru_cache(maxsize=None)
-def _rubric(rubric_id: str):
-    from simulator.content.library import Library
-
-    try:
-        return Library().rubric(rubric_id)
-    except Exception:  # a rubric no longer around: the stored feedback is all there is
-        return None
-
-
-def level_feedback(session: StoredSession, turn: StoredTurn, criterion: str) -> str:
-    """The feedback in force: the rubric's for the trainer's level where overridden, else the stored one."""
-    override = turn.overrides.get(criterion)
-    if override is not None:
-        rubric = _rubric(session.rubric_id)
-        if rubric is not None and criterion in rubric.criterion_ids:
-            levels = rubric.criterion(criterion).levels
-            if 0 <= override.level < len(levels):
-                return levels[override.level].feedback
-    return turn.feedback.get(criterion, "")
 
 
 def criteria_of(sessions: Iterable[StoredSession]) -> list[str]:

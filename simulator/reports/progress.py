@@ -92,7 +92,7 @@ def _floors(s: StoredSession) -> dict[str, float]:
     """Each criterion's floor for this session: kept with it (schema 4), else from its rubric, else 0.4."""
     if s.result_rule and isinstance(s.result_rule.get("floors"), dict):
         return dict(s.result_rule["floors"])
-    from simulator.reports.exports import _rubric
+    from simulator.reports.feedback import rubric_of as _rubric
 
     rubric = _rubric(s.rubric_id)
     if rubric is not None:
@@ -101,7 +101,7 @@ def _floors(s: StoredSession) -> dict[str, float]:
 
 
 def _names(s: StoredSession) -> dict[str, str]:
-    from simulator.reports.exports import _rubric
+    from simulator.reports.feedback import rubric_of as _rubric
 
     rubric = _rubric(s.rubric_id)
     return {c.id: c.name for c in rubric.criteria} if rubric is not None else {}

@@ -75,7 +75,7 @@ def _weighted(s: StoredSession, scores: dict[str, float], fallback: float) -> fl
 
 
 def turn_statement(s: StoredSession, t: StoredTurn, registration: str) -> dict:
-    from simulator.reports.exports import level_feedback
+    from simulator.reports.feedback import level_feedback
 
     scores = _turn_scores(s, t)
     overall = _weighted(s, scores, t.overall) if t.overrides else t.overall

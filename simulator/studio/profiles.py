@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from simulator.content.rubric import Rubric
-from simulator.content.scenario import DIFFICULTIES, EndingKind, Scenario, TraineeProfile
+from simulator.content.scenario import BUILTIN_PROFILES, DIFFICULTIES, EndingKind, Scenario, TraineeProfile
 from simulator.content.templates import TemplateProblem, condition_names
 from simulator.engine import Conversation
 from simulator.scoring.base import ReplyScore, build_reply_score
@@ -80,7 +80,9 @@ BUILTIN: dict[str, Profile] = {
         Profile("hostile", {}, 0.0, "none", True, must_not_reach=("resolved",), must_not_pass=True),
     )
 }
-"""The built-in profiles and their default expectations."""
+"""The built-in profiles and their default expectations (their names are `content.scenario.BUILTIN_PROFILES`,
+which the checks of a `tests:` section use)."""
+assert tuple(BUILTIN) == BUILTIN_PROFILES, "keep content.scenario.BUILTIN_PROFILES in step with BUILTIN"
 
 
 def profiles_for(scenario: Scenario) -> list[Profile]:

@@ -7,30 +7,27 @@
 
 Every failure is a `Failure` printed as FILE:LINE: message, the line being the part of the scenario file that
 the failure is about (the case, the profile's entry, the beat or the ending). A `tests:` section that refers to
-endings, goals or criteria the scenario does not have is bad input: `check_tests` lists each as
-FILE:LINE:COL and `collect` raises ContentError with all of them, before anything is played.
+endings, goals or criteria the scenario does not have is bad input, found by every load of the file
+(`simulator.content.checks.check_tests`): `collect` raises ContentError with all of them before anything is
+played, and `validate` reports the same lines.
 """
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable
 
 from simulator import settings
-from simulator.content.library import Library, Loaded, yaml_files
+from simulator.content.library import Library, Loaded
 from simulator.content.rubric import Rubric
 from simulator.content.scenario import Scenario, ScriptedCase
 from simulator.content.templates import TemplateProblem
-from simulator.content.yamlfile import LoadedYaml
 from simulator.engine import Conversation
 from simulator.errors import ContentError, Problem
 from simulator.scoring.base import Scorer
 from simulator.studio.explore import DEFAULT_BUDGET, explore
 from simulator.studio.profiles import (
-    BUILTIN,
-    ENDING_KINDS,
     ProfilePlayer,
     ending_matches,
     path_text,
@@ -96,69 +93,6 @@ class Parts:
 # -- bad input ------------------------------------------------------------------------------------------------------
 
 
-def _hint(name: str, options: Iterable[str]) -> str:
-    close = difflib.get_close_matches(name, list(options), n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
-
-
-def check_tests(scenario: Scenario, yaml: LoadedYaml, file: str, rubric: Rubric) -> list[Problem]:
-    """Everything in the scenario's `tests:` section that names an ending, goal, criterion or profile wrongly."""
-    tests = scenario.tests
-    if tests is None:
-        return []
-    problems: list[Problem] = []
-
-    def at(path: tuple, message: str, key: bool = False) -> None:
-        line, col = yaml.mark_for(path, prefer_key=key)
-        problems.append(Problem(file, line, col, message))
-
-    endings = [e.id for e in scenario.endings]
-    goals = [g.id for g in scenario.goals]
-    criteria = rubric.criterion_ids
-
-    def check_ending(name: str, path: tuple) -> None:
-        if name not in endings and name not in ENDING_KINDS:
-            at(path, f"no ending or ending kind {name!r}{_hint(name, endings + list(ENDING_KINDS))} "
-                     f"(endings: {', '.join(endings)}; kinds: {', '.join(ENDING_KINDS)})")
-
-    seen: dict[str, int] = {}
-    for ci, case in enumerate(tests.cases):
-        base = ("tests", "cases", ci)
-        if case.name in seen:
-            at(base + ("name",), f"another case is also named {case.name!r}; give each case its own name")
-        seen.setdefault(case.name, ci)
-        check_ending(case.expect.ending, base + ("expect", "ending"))
-        for ri, reply in enumerate(case.replies):
-            if not reply.strip() or "\x00" in reply:
-                at(base + ("replies", ri), "a reply must be text (not empty, no NUL byte)")
-    names: set[str] = set()
-    for pi, profile in enumerate(tests.profiles):
-        base = ("tests", "profiles", pi)
-        if profile.name in names:
-            at(base + ("name",), f"profile {profile.name!r} is given twice; merge the two entries")
-        names.add(profile.name)
-        if profile.name in BUILTIN:
-            fixed = sorted({"scores", "goals", "red_flag"} & profile.model_fields_set)
-            for key in fixed:
-                at(base + (key,), f"{profile.name!r} is a built-in profile: only its expectations can change; "
-                                  f"to set `{key}`, give your profile another name")
-        elif "scores" not in profile.model_fields_set:
-            at(base + ("name",), f"no built-in profile {profile.name!r}{_hint(profile.name, BUILTIN)}; a profile "
-                                 f"of your own needs `scores:` (built-in: {', '.join(BUILTIN)})")
-        for criterion in (profile.scores or {}):
-            if criterion not in criteria:
-                at(base + ("scores", criterion), f"rubric {rubric.id!r} has no criterion {criterion!r}"
-                                                 f"{_hint(criterion, criteria)}", key=True)
-        if isinstance(profile.goals, list):
-            for gi, goal in enumerate(profile.goals):
-                if goal not in goals:
-                    at(base + ("goals", gi), f"no goal with id {goal!r}{_hint(goal, goals)}")
-        for key in ("may_reach", "must_not_reach"):
-            for ei, name in enumerate(getattr(profile, key) or []):
-                check_ending(name, base + (key, ei))
-    return problems
-
-
 # -- the suite ------------------------------------------------------------------------------------------------------
 
 
@@ -195,7 +129,6 @@ class Suite:
                 continue
             rubric = library.rubric_for(item)
             assert item.yaml is not None
-            problems += check_tests(item.model, item.yaml, str(item.path), rubric)
             targets.append(Target(item, item.model, rubric))
         if problems:
             raise ContentError(problems)

@@ -58,7 +58,8 @@ def test_a_higher_level_can_lift_a_failing_session_to_a_pass(store_url, tire):
 
 def test_a_walked_out_session_stays_failed_whatever_the_levels(store_url, tire):
     with Store(store_url, now=Clock()) as store:
-        low = [r.replace("#all=0.65", "#e=0.65 o=0.3 s=0.65") for r in OKAY]
+        # a red flag: she storms out after the first reply
+        low = [r.replace("#all=0.65", "#e=0.65 o=0.3 s=0.65 flag") for r in OKAY]
         session_id, conversation = play(store, tire, low)
         assert conversation.result().ending_kind == "walked_out"
         for turn in store.session(session_id).turns:

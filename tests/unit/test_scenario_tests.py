@@ -106,14 +106,16 @@ def test_a_sound_scenario_passes_every_check(tmp_path):
     assert "0 failed" in err
 
 
-def test_a_condition_that_fails_for_some_value_is_reported_at_its_beat(tmp_path):
-    # Division by zero only once patience is down to 0… which never happens before the ending; at 1 it does.
+def test_a_condition_that_fails_for_some_value_is_refused_before_anything_is_played(tmp_path):
+    # Division by zero once patience is down to 1. Every load checks conditions over the whole range of values
+    # they can see, so the file is refused at the condition's line (exit 2) before exploration would meet it.
     text = TINY.replace('{when: "scores.ownership >= 0.5 and scores.empathy >= 0.5", end: happy}',
                         '{when: "10 / (patience - 1) > 1 and scores.ownership >= 0.5", end: happy}')
     path = write(tmp_path, text)
-    code, out, _ = run(str(path), "--no-profiles", scorer=no_model)
-    assert code == 1
-    assert f"{path}:{line_of(path, '- id: cross')}: after a reply on beat 'cross': condition failed" in out
+    code, out, err = run(str(path), "--no-profiles", scorer=no_model)
+    assert code == 2 and out == ""
+    line = line_of(path, '10 / (patience - 1)')
+    assert f"{path}:{line}:" in err and "condition fails when patience=1" in err
 
 
 # -- profiles ----------------------------------------------------------------------------------------------------

@@ -239,3 +239,17 @@ def test_global_options_work_after_the_command(tmp_path):
     assert code == 0, err
     code, out, err = run_cli("--db", f"sqlite:///{db}", "progress")
     assert code == 0, err
+
+
+def test_validate_checks_what_an_ending_requires_and_the_scenarios_own_tests(tmp_path):
+    bad = copy_with(tmp_path, "summary: She leaves calm", "requires: [solve_itt]\n    summary: She leaves calm")
+    text = bad.read_text()
+    if "\ntests:" not in text:
+        text += "tests:\n  cases: []\n"
+    bad.write_text(text.replace("\ntests:\n", "\ntests:\n  profiles:\n    - name: idael\n      must_pass: true\n", 1))
+    code, out, _ = run_cli("validate", str(bad))
+    assert code == 2
+    assert "ending 'sorted' requires a goal 'solve_itt' the scenario does not have; did you mean 'solve_it'?" in out
+    assert "no built-in profile 'idael'; did you mean 'ideal'?" in out
+    line = next(n for n, l in enumerate(bad.read_text().splitlines(), 1) if "solve_itt" in l)
+    assert f"{bad}:{line}:" in out
