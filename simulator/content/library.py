@@ -15,6 +15,10 @@ the scenario file's own folder (a rubric written beside its scenario is found by
 from __future__ import annotations
 
 import difflib
+import hashlib
+import json
+import os
+import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +26,7 @@ from typing import Generic, Iterable, TypeVar
 
 from pydantic import BaseModel
 
-from simulator import settings
+from simulator import __version__, settings
 from simulator.content.checks import check_scenario
 from simulator.content.lints import lint_scenario
 from simulator.content.rubric import Rubric
@@ -128,6 +132,59 @@ def _parse(path: Path) -> _Parsed:
     return parsed
 
 
+# -- the checks' results, kept on disk between processes --------------------------------------------------------
+# Checking a scenario renders every template over the whole range of values it can see, which takes a good part
+# of a second for the shipped folder: too much for every `frontline` command and every trainee a server starts.
+
+
+def _code_fingerprint() -> str:
+    """Changes whenever the code that checks a file changes (a cached result is only valid for that code)."""
+    global _fingerprint
+    if _fingerprint is None:
+        digest = hashlib.sha256(__version__.encode())
+        for source in sorted(Path(__file__).resolve().parent.glob("*.py")):
+            digest.update(source.read_bytes())
+        _fingerprint = digest.hexdigest()
+    return _fingerprint
+
+
+_fingerprint: str | None = None
+
+
+def _check_key(parsed: _Parsed, path: Path, rubric_files: list[Path]) -> str:
+    digest = hashlib.sha256(_code_fingerprint().encode())
+    digest.update(f"{path}\0{parsed.content_hash}".encode())
+    for rubric in sorted({p.resolve() for p in rubric_files}):
+        digest.update(f"\0{rubric}\0{_parse(rubric).content_hash}".encode())
+    return digest.hexdigest()
+
+
+def _checks_file(key: str) -> Path:
+    return settings.data_dir() / "cache" / "checks" / f"{key}.json"
+
+
+def _read_checks(key: str) -> list[Problem] | None:
+    try:
+        rows = json.loads(_checks_file(key).read_text(encoding="utf-8"))
+        return [Problem(str(r[0]), int(r[1]), int(r[2]), str(r[3]), str(r[4])) for r in rows]
+    except (OSError, ValueError, TypeError, IndexError):
+        return None  # none yet, or unreadable: check afresh
+
+
+def _write_checks(key: str, problems: list[Problem]) -> None:
+    if any(p.severity == "warning" and "should take microseconds" in p.message for p in problems):
+        return  # a check cut short on a busy machine: not a fact about the file worth keeping
+    target = _checks_file(key)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=target.parent, delete=False,
+                                         suffix=".tmp") as handle:
+            json.dump([[p.file, p.line, p.col, p.message, p.severity] for p in problems], handle)
+        os.replace(handle.name, target)  # atomic: a reader sees the old file or the whole new one
+    except OSError:
+        pass  # a read-only data folder only costs the time of checking again
+
+
 def yaml_files(root: Path) -> list[Path]:
     if root.is_file():
         return [root]
@@ -198,16 +255,29 @@ class Library:
         if hit is not None and hit[0] is parsed and hit[1] == fingerprint:
             return hit[2]
         if isinstance(parsed.model, Scenario):
-            result.problems.extend(check_scenario(parsed.model, parsed.yaml, str(path), rubrics))
-            if not result.errors:  # weak content is worth a word only once the file works
-                rubric = rubrics.get(parsed.model.rubric)
-                levels = {c.id: c.max_level for c in rubric.criteria} if rubric is not None else None
-                result.problems.extend(lint_scenario(parsed.model, parsed.yaml, str(path), max_levels=levels))
+            result.problems.extend(self._checked_problems(parsed, path, rubrics))
         else:
             result.problems.extend(self._checks_despite_shape(parsed, path, rubrics))
         result.problems.sort(key=lambda p: (p.line, p.col, p.message))
         self._checked[key] = (parsed, fingerprint, result)
         return result
+
+    def _checked_problems(self, parsed: _Parsed, path: Path, rubrics: dict[str, Rubric]) -> list[Problem]:
+        """check_scenario and the lints, from the disk cache when this file, the rubrics it sees and the checking
+        code are all unchanged since some process last checked them."""
+        assert isinstance(parsed.model, Scenario) and parsed.yaml is not None
+        key = _check_key(parsed, path, self.rubric_files() + [p for p in yaml_files(path.parent)
+                                                                if _parse(p).kind is Rubric])
+        cached = _read_checks(key)
+        if cached is not None:
+            return cached
+        problems = check_scenario(parsed.model, parsed.yaml, str(path), rubrics)
+        if not any(p.severity == "error" for p in problems):  # weak content is worth a word once the file works
+            rubric = rubrics.get(parsed.model.rubric)
+            levels = {c.id: c.max_level for c in rubric.criteria} if rubric is not None else None
+            problems += lint_scenario(parsed.model, parsed.yaml, str(path), max_levels=levels)
+        _write_checks(key, problems)
+        return problems
 
     @staticmethod
     def _checks_despite_shape(parsed: _Parsed, path: Path, rubrics: dict[str, Rubric]) -> list[Problem]:

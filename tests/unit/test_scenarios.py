@@ -76,7 +76,10 @@ def test_scenario_is_rich_enough(loaded):
     assert len(scenario.beats) >= 4
     assert len(scenario.goals) >= 1
     assert all(beat.model_replies for beat in scenario.beats)
-    assert {e.kind.value for e in scenario.endings} >= {"resolved", "walked_out"}
+    kinds = {e.kind.value for e in scenario.endings}
+    # a good ending and at least one bad one; which bad kind depends on the customer (a colleague who takes the
+    # work off you has escalated it, not walked out)
+    assert "resolved" in kinds and kinds & {"walked_out", "escalated"}
 
 
 @pytest.mark.parametrize("loaded", SHIPPED, ids=IDS)

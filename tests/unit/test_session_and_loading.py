@@ -253,3 +253,28 @@ def test_validate_checks_what_an_ending_requires_and_the_scenarios_own_tests(tmp
     assert "no built-in profile 'idael'; did you mean 'ideal'?" in out
     line = next(n for n, l in enumerate(bad.read_text().splitlines(), 1) if "solve_itt" in l)
     assert f"{bad}:{line}:" in out
+
+
+def test_check_results_are_kept_on_disk_until_the_file_or_a_rubric_it_sees_changes(tmp_path, monkeypatch):
+    folder = tmp_path / "mine"
+    path = copy_with(folder, "id: tire-return", "id: kept", "kept.yaml")
+    path.write_text(path.read_text().replace("to: insists", "to: nowhere", 1))
+    calls = []
+    real = library_module.check_scenario
+    monkeypatch.setattr(library_module, "check_scenario", lambda *a: calls.append(1) or real(*a))
+
+    def fresh_process_load():
+        library_module._cache.clear()  # what a new process starts with
+        return Library([folder]).load(path)
+
+    first = fresh_process_load()
+    again = fresh_process_load()
+    assert len(calls) == 1  # the second process read the first one's results
+    assert [str(p) for p in again.problems] == [str(p) for p in first.problems]
+    assert any("no beat with id 'nowhere'" in p.message for p in again.errors)
+    # a rubric beside the scenario is something it can see: adding one checks it again
+    (folder / "house.yaml").write_text((ROOT / "rubrics" / "service.yaml").read_text().replace("id: service", "id: house", 1))
+    fresh_process_load()
+    assert len(calls) == 2
+    path.write_text(path.read_text().replace("to: nowhere", "to: insists", 1))
+    assert fresh_process_load().usable and len(calls) == 3
