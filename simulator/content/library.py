@@ -302,39 +302,31 @@ class Library:
 
     def find_scenario(self, name: str) -> Loaded[Scenario]:
         """By id, or by path to a file."""
-        candidate = Path(name)
-        if candidate.suffix in YAML_SUFFIXES and candidate.is_file():
-            return self.load(candidate)
-        ids = []
-        for path in self.scenario_files():
-            model = _parse(path).model
-            if isinstance(model, Scenario):
-                ids.append(model.id)
-                if model.id == name:
-                    return self.load(path)
-            elif path.stem == name:
-                return self.load(path)
-        close = difflib.get_close_matches(name, ids, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else f"; `frontline list` shows them ({', '.join(sorted(ids))})"
-        raise ContentError([Problem(name, 1, 1, f"no scenario with id {name!r}{hint}")])
+        return self._find(name, Scenario, self.scenario_files(),
+                          lambda ids: f"`frontline list` shows them ({', '.join(sorted(ids))})")
 
     def find_rubric(self, name: str) -> Loaded[Rubric]:
         """By id, or by path to a file."""
+        return self._find(name, Rubric, self.rubric_files(),
+                          lambda ids: f"known rubrics: {', '.join(sorted(ids)) or 'none'}")
+
+    def _find(self, name: str, kind: type[BaseModel], files: list[Path], known) -> Loaded:
         candidate = Path(name)
         if candidate.suffix in YAML_SUFFIXES and candidate.is_file():
             return self.load(candidate)
         ids = []
-        for path in self.rubric_files():
+        for path in files:
             model = _parse(path).model
-            if isinstance(model, Rubric):
+            if isinstance(model, kind):
                 ids.append(model.id)
                 if model.id == name:
                     return self.load(path)
-            elif path.stem == name:
+            elif path.stem == name:  # a broken file named like the id asked for: its problems say why
                 return self.load(path)
         close = difflib.get_close_matches(name, ids, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else f"; known rubrics: {', '.join(sorted(ids)) or 'none'}"
-        raise ContentError([Problem(name, 1, 1, f"no rubric with id {name!r}{hint}")])
+        hint = f"did you mean {close[0]!r}?" if close else known(ids)
+        what = "scenario" if kind is Scenario else "rubric"
+        raise ContentError([Problem(name, 1, 1, f"no {what} with id {name!r}; {hint}")])
 
     def scenario(self, name: str) -> Scenario:
         return require(self.find_scenario(name))

@@ -39,8 +39,13 @@ def _model_in(annotation) -> type[BaseModel] | None:
 
 def _data_path(loaded: LoadedYaml, loc: tuple) -> tuple:
     """Drop the parts of a pydantic loc that are union/type tags, keeping those that index the data."""
+    return _indexing(loaded.data, loc)
+
+
+def _indexing(data: object, loc: tuple) -> tuple:
+    """The parts of `loc` that index `data` (union and type tags are skipped)."""
     path: list = []
-    node = loaded.data
+    node = data
     for part in loc:
         if isinstance(node, dict) and part in node:
             path.append(part)
@@ -117,15 +122,7 @@ def repaired(model: type[M], data: object, rounds: int = 8) -> tuple[M | None, s
 
 def _drop(data: object, loc: tuple, kind: str, dropped: set[str]) -> bool:
     """Remove the smallest part of `data` that `loc` points into: a key, or an item of a list."""
-    path: list = []
-    node = data
-    for part in loc:  # the part of loc that indexes the data (union tags are skipped)
-        if isinstance(node, dict) and part in node:
-            path.append(part)
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-            path.append(part)
-            node = node[part]
+    path = list(_indexing(data, loc))
     if not path:
         return False
     # Drop the innermost list item on the way (a malformed beat, goal or ending), else the key itself.
