@@ -170,6 +170,7 @@ class ScoringService:
         self._stopped: asyncio.Event | None = None
         self._model = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scorer")
         self.ready = threading.Event()
+        self.requests_received = 0
         self.requests_scored = 0
         self.batches = 0
 
@@ -290,6 +291,7 @@ class ScoringService:
                 requests = [_request_from_dict(r, self._rubrics) for r in doc["requests"]]
                 future = asyncio.get_running_loop().create_future()
                 assert self._queue is not None
+                self.requests_received += len(requests)
                 await self._queue.put((requests, future))
                 scores = await future
                 return {"ok": True, "scores": [score_to_dict(s) for s in scores]}

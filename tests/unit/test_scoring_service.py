@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import socket
 import threading
+import time
 
 import pytest
 
@@ -58,13 +59,16 @@ def test_many_sessions_at_once_share_one_scorer_and_are_batched(service, tire):
     threads = [threading.Thread(target=trainee, args=(i,)) for i in range(1, 9)]
     for t in threads:
         t.start()
-    while service._queue is None or service._queue.qsize() < 7:
+    # every request has arrived: the first batch is held in the scorer, the rest wait together behind it
+    deadline = time.monotonic() + 30
+    while service.requests_received < 8 and time.monotonic() < deadline:
         threading.Event().wait(0.02)
+    assert service.requests_received == 8, "the trainees' requests did not reach the service in 30 s"
     service.scorer.release.set()
     for t in threads:
         t.join(10)
     assert results == {i: pytest.approx(i / 10) for i in range(1, 9)}
-    assert service.requests_scored == 8 and service.batches == 2  # the first alone, the seven waiting together
+    assert service.requests_scored == 8 and service.batches == 2  # the first batch, then all that waited behind it
 
 
 def test_a_reply_the_scorer_fails_on_fails_alone(tmp_path, tire):
