@@ -27,16 +27,19 @@ PROFILES = [
 ]
 
 
-def _directives(scenario):
+def _directives(scenario, rubric):
     goal_sets = [[]] + [[g.id] for g in scenario.goals] + [[g.id for g in scenario.goals]]
+    # criteria beyond the three service ones (clarity) are tried at both ends, with each profile
+    extra = [c for c in rubric.criterion_ids if c not in ("empathy", "ownership", "script_avoidance")]
     for e, o, s, flag in PROFILES:
-        for goals in goal_sets if e >= 0.9 else [[]]:
-            text = f"reply #e={e} o={o} s={s}"
-            if goals:
-                text += " goals=" + ",".join(goals)
-            if flag:
-                text += " flag"
-            yield text
+        for level in ((0.1, 0.9) if extra else (None,)):
+            for goals in goal_sets if e >= 0.9 else [[]]:
+                text = f"reply #e={e} o={o} s={s}" + "".join(f" {c}={level}" for c in extra if level is not None)
+                if goals:
+                    text += " goals=" + ",".join(goals)
+                if flag:
+                    text += " flag"
+                yield text
 
 
 def reachable_endings(scenario, rubric) -> set[str]:
@@ -47,7 +50,7 @@ def reachable_endings(scenario, rubric) -> set[str]:
     start = Conversation(scenario, rubric, scorer, seed=0)
     seen, endings = set(), set()
     queue = deque([start])
-    replies = list(_directives(scenario))
+    replies = list(_directives(scenario, rubric))
     while queue and endings != wanted:
         conversation = queue.popleft()
         for reply in replies:

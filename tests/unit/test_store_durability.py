@@ -169,5 +169,9 @@ def test_concurrent_writers_lose_nothing(store_url, tire):
 
 
 if __name__ == "__main__":
+    from helpers.content import FROZEN_SCENARIOS
+    from simulator import settings
+
+    settings.scenarios_dir = lambda: FROZEN_SCENARIOS  # the child plays what the test process plays
     mode, *rest = sys.argv[1:]
     sys.exit({"blocked": _child_blocked}[mode](*rest))
