@@ -83,7 +83,6 @@ def main() -> None:
     total = encode_s + fit_s
     print(f"\none calibration on {len(fit_all)} rows: {total:.1f} s (encoding {encode_s:.1f} s + fitting "
           f"{fit_s:.1f} s; model load not included)")
-    del np
 
 
 if __name__ == "__main__":
