@@ -73,5 +73,6 @@ def run_served(args: Any, services: Any) -> int:
         library=_library(args),
         resume=bool(getattr(args, "resume", False)),
         name_fixed=True,
+        quiet=True,  # one of many apps on a server: no blinking cursor or spinner redrawing twice a second
     )
     return _run(app)

@@ -598,3 +598,22 @@ async def test_picker_lists_a_file_it_cannot_offer_with_its_problems(tmp_path):
         options = app.screen.query_one("#scenarios", OptionList)
         assert all(not o.disabled for o in options.options if "cannot be played" not in o.prompt.plain)
         assert all(o.disabled for o in options.options if "cannot be played" in o.prompt.plain)
+
+
+async def test_a_quiet_app_never_redraws_on_its_own(tmp_path, monkeypatch):
+    """`frontline serve` runs one app per trainee: no blinking cursor, spinner or animation may redraw idle screens."""
+    from simulator.tui import launch
+
+    made: list[FrontlineApp] = []
+    monkeypatch.setattr(FrontlineApp, "run", lambda self, *a, **k: made.append(self) or 0)
+    launch.run_served(_args(scenario=None), services(tmp_path))
+    assert made[-1].quiet
+    app = make_app(services(tmp_path), scenario_id="tire-return", trainee="sam", quiet=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, PlayScreen))
+        await pilot.pause()
+        assert app.animation_level == "none"
+        assert all(not widget.cursor_blink for widget in app.screen.query("SafeInput, ReplyBox"))
+        from simulator.tui.widgets.status import ModelStatus
+
+        assert all(status._timer is None for status in app.screen.query(ModelStatus))

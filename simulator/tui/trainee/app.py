@@ -72,6 +72,7 @@ class FrontlineApp(App[int]):
         save: bool = True,
         watch: bool = False,
         name_fixed: bool = False,
+        quiet: bool = False,
     ) -> None:
         super().__init__()
         self.name_fixed = name_fixed
@@ -103,7 +104,10 @@ class FrontlineApp(App[int]):
                               warn=self._warn_from_any_thread)
         self.launched_at = time.perf_counter()
         self.first_screen_at: float | None = None
-        if deterministic:
+        self.quiet = quiet or deterministic
+        """No cursor blink, spinner or animation: each redraw costs CPU and bandwidth that a server running many
+        trainees' apps (`frontline serve`) needs for their replies; the tests want stable screens."""
+        if self.quiet:
             self.animation_level = "none"
 
     # -- clock and notifications ---------------------------------------------------------------------------
@@ -505,6 +509,7 @@ def make_app(
     save: bool = True,
     watch: bool = False,
     name_fixed: bool = False,
+    quiet: bool = False,
 ) -> FrontlineApp:
     """The app. `scenario_id` opens the play screen directly (else the picker); `deterministic` is the test
     profile: no cursor blink or animations, a fixed clock, the given seed."""
@@ -521,4 +526,5 @@ def make_app(
         save=save,
         watch=watch,
         name_fixed=name_fixed,
+        quiet=quiet,
     )

@@ -21,7 +21,7 @@ class ModelStatus(Static):
     def on_mount(self) -> None:
         self._frame = 0
         self._timer = None
-        if not getattr(self.app, "deterministic", True):
+        if not getattr(self.app, "quiet", True):
             self._timer = self.set_interval(0.1, self._spin)
         self.watch(self.app, "scorer_state", self._refresh_state)
 

@@ -101,10 +101,10 @@ class PickerScreen(Screen):
         self.difficulty_choice = self.app.difficulty
         self.given_name = self.app.trainee
         self._fit_name_box()
-        self.query_one("#trainee-name", Input).cursor_blink = not self.app.deterministic
+        self.query_one("#trainee-name", Input).cursor_blink = not self.app.quiet
         self._fill()
         filter_box = self.query_one("#filter", Input)
-        filter_box.cursor_blink = not self.app.deterministic
+        filter_box.cursor_blink = not self.app.quiet
         filter_box.focus()
         self.app.screen_ready()
         # Reading and validating the scenario files and opening the store take a moment: after the first paint,

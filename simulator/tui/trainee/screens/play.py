@@ -148,7 +148,7 @@ class PlayScreen(Screen):
         self._show_panel()
         self.watch(self.app, "scorer_state", self._scorer_state_changed, init=False)
         reply_box = self.query_one("#reply", ReplyBox)
-        reply_box.cursor_blink = not self.app.deterministic
+        reply_box.cursor_blink = not self.app.quiet
         reply_box.focus()
         self.app.screen_ready()
 
