@@ -30,6 +30,7 @@ from simulator.scoring.calibrate import calibrate, split_by_line  # noqa: E402
 from simulator.scoring.data import parse_row  # noqa: E402
 from simulator.scoring.encoder import Encoder  # noqa: E402
 from simulator.scoring.heads import build_features  # noqa: E402
+from simulator.scoring.metrics import spearman  # noqa: E402
 from simulator.scoring.train import encode_examples  # noqa: E402
 
 SIZES = (30, 60, 120, 200)
@@ -59,7 +60,13 @@ def main() -> None:
         at = [index[id(e)] for e in subset]
         return build_features(recipe, encoded.contexts[at], encoded.stats[at])
 
-    print(f"encoding {len(fit_all) + len(held)} rows: {encode_s:.1f} s\n")
+    print(f"encoding {len(fit_all) + len(held)} rows: {encode_s:.1f} s")
+    # Labels on three levels tie, so even a perfect ranking of the held-out replies has a Spearman below 1: the
+    # most any scorer can reach here, against which a gain has to be read.
+    ceiling = {c.id: spearman(np.arange(len(truth)), np.sort(truth)) for c in rubric.criteria
+               for truth in [np.array([e.labels[c.id] for e in held])]}
+    print("ceiling (a perfect ranking of the held-out labels): "
+          + ", ".join(f"{cid} {value:.3f}" for cid, value in ceiling.items()) + "\n")
     header = f"{'labels':>6}  " + "  ".join(f"{c.id + ' ρ':>22}" for c in rubric.criteria) + "   qwk/exact (ownership)"
     print(header)
     before_printed = False

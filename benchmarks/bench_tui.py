@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 _CHILD = r"""
 import json, sys, time
 t_imports = time.perf_counter()
-from simulator.cli import Services
+from simulator.services import Services
 from simulator.tui.trainee.app import make_app
 t_imported = time.perf_counter()
 
@@ -80,7 +80,7 @@ REPLIES = [
 
 
 async def _latency(replies: int) -> dict[str, float]:
-    from simulator.cli import Services
+    from simulator.services import Services
     from simulator.tui.trainee.app import make_app
     from simulator.tui.trainee.messages import TurnApplied
     from simulator.tui.trainee.screens.play import PlayScreen
