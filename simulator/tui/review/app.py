@@ -472,7 +472,7 @@ class SessionListScreen(Screen):
         Binding("q", "app.quit", "Quit"),
     ]
 
-    COLUMNS = ("id", "date", "trainee", "scenario", "diff.", "all", "result", "reviewed")
+    COLUMNS = ("id", "date", "trainee", "scenario", "diff.", "all", "result", "rev.")
     SORTS = ("date", "trainee", "scenario", "overall")
 
     def __init__(self) -> None:
@@ -568,21 +568,23 @@ class SessionListScreen(Screen):
             for label in self.COLUMNS[:5]:
                 table.add_column(label, key=label)
             for cid in criteria:  # short headings so every column fits at 80 columns
-                table.add_column(clean(cid, one_line=True)[:5], key=f"c:{cid}")
+                table.add_column(clean(cid, one_line=True)[:3] + ".", key=f"c:{cid}")
             for label in self.COLUMNS[5:]:
                 table.add_column(label, key=label)
         table.clear()
         sessions = self._sorted(sessions)
         for s in sessions:
-            status = verdict(s) + ("*" if s.overridden else "")
+            # "open" for a session still being played: short, so the columns fit at 80
+            status = (verdict(s) if s.finished else "open") + ("*" if s.overridden else "")
             averages = s.criterion_averages()
             table.add_row(
-                str(s.id), local_time(s.started_at)[2:10], literal(s.trainee[:10], one_line=True),
-                literal(s.scenario_id[:14], one_line=True), s.difficulty[:3],
+                # month-day only and short names, so every column fits at 80 columns (the session shows them whole)
+                str(s.id), local_time(s.started_at)[5:10], literal(s.trainee[:8], one_line=True),
+                literal(s.scenario_id[:11], one_line=True), s.difficulty[:3],
                 *[f"{averages[c]:.2f}" if c in averages else "" for c in criteria],
                 "" if s.final_overall is None else f"{s.final_overall:.2f}",
                 Text(status, style={"PASS": "green", "FAIL": "red"}.get(status.rstrip("*"), "dim")),
-                literal("✓ " + (s.reviewed_by or "")[:8], "green", one_line=True) if s.reviewed else Text("-", style="dim"),
+                literal("✓ " + (s.reviewed_by or "")[:4], "green", one_line=True) if s.reviewed else Text("-", style="dim"),
                 key=str(s.id),
             )
         if keep is not None:
