@@ -226,13 +226,17 @@ class Library:
     def rubric_files(self) -> list[Path]:
         return _unique(p for d in self.rubric_dirs for p in yaml_files(d) if _parse(p).kind is Rubric)
 
-    def rubrics(self, beside: Path | None = None) -> dict[str, Rubric]:
-        """The usable rubrics by id; with `beside`, rubrics in that file's folder too (they win)."""
+    def _rubric_files_seen_from(self, beside: Path | None) -> list[Path]:
+        """The rubric files a scenario at `beside` can use: the library's, then those in its own folder."""
         files = self.rubric_files()
         if beside is not None:
             files += [p for p in yaml_files(beside.parent) if _parse(p).kind is Rubric]
+        return files
+
+    def rubrics(self, beside: Path | None = None, files: list[Path] | None = None) -> dict[str, Rubric]:
+        """The usable rubrics by id; with `beside`, rubrics in that file's folder too (they win)."""
         found: dict[str, Rubric] = {}
-        for path in files:
+        for path in files if files is not None else self._rubric_files_seen_from(beside):
             model = _parse(path).model
             if isinstance(model, Rubric):
                 found[model.id] = model
@@ -248,26 +252,27 @@ class Library:
                         content_hash=parsed.content_hash)
         if parsed.kind is not Scenario or parsed.yaml is None:
             return result
-        rubrics = self.rubrics(beside=path)
+        rubric_files = self._rubric_files_seen_from(path)
+        rubrics = self.rubrics(files=rubric_files)
         key = path.resolve()
         fingerprint = tuple(sorted((rid, id(r)) for rid, r in rubrics.items()))
         hit = self._checked.get(key)
         if hit is not None and hit[0] is parsed and hit[1] == fingerprint:
             return hit[2]
         if isinstance(parsed.model, Scenario):
-            result.problems.extend(self._checked_problems(parsed, path, rubrics))
+            result.problems.extend(self._checked_problems(parsed, path, rubrics, rubric_files))
         else:
             result.problems.extend(self._checks_despite_shape(parsed, path, rubrics))
         result.problems.sort(key=lambda p: (p.line, p.col, p.message))
         self._checked[key] = (parsed, fingerprint, result)
         return result
 
-    def _checked_problems(self, parsed: _Parsed, path: Path, rubrics: dict[str, Rubric]) -> list[Problem]:
-        """check_scenario and the lints, from the disk cache when this file, the rubrics it sees and the checking
-        code are all unchanged since some process last checked them."""
+    def _checked_problems(self, parsed: _Parsed, path: Path, rubrics: dict[str, Rubric],
+                          rubric_files: list[Path]) -> list[Problem]:
+        """check_scenario and the lints, from the disk cache when this file, the rubric files it sees and the
+        checking code are all unchanged since some process last checked them."""
         assert isinstance(parsed.model, Scenario) and parsed.yaml is not None
-        key = _check_key(parsed, path, self.rubric_files() + [p for p in yaml_files(path.parent)
-                                                                if _parse(p).kind is Rubric])
+        key = _check_key(parsed, path, rubric_files)
         cached = _read_checks(key)
         if cached is not None:
             return cached
