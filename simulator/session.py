@@ -69,7 +69,6 @@ class StoreLink:
         self._lock = threading.Lock()
         self._store: Any = None
         self._opened = False
-        self._warned = False
         self.problem: str | None = None if open_store is not None else "saving is off (--no-save)"
 
     @property
@@ -81,9 +80,8 @@ class StoreLink:
             if isinstance(exc, StoreError):
                 raise exc
             raise StoreError(message) from None
-        self.problem = self.problem or message
-        if not self._warned:
-            self._warned = True
+        if self.problem is None:  # the first failure is reported; later ones only repeat it
+            self.problem = message
             self._warn(message)
 
     @property
