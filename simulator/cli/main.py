@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Sequence
 
 from simulator import __version__
+from simulator.cli.inputs import has_surrogate
 from simulator.errors import EXIT_INTERRUPTED, EXIT_OK, FrontlineError, UsageError, print_error
 from simulator.services import Services
 from simulator.terminal import clean
@@ -53,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _check_argv(argv: Sequence[str]) -> None:
     """Python hands undecodable bytes in argv over as lone surrogates; say so instead of failing later."""
     for arg in argv:
-        if any(0xD800 <= ord(ch) <= 0xDFFF for ch in arg):
+        if has_surrogate(arg):
             raise UsageError(f"the argument {clean(arg, one_line=True)!r} is not valid UTF-8 text; retype it")
 
 

@@ -12,6 +12,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TextIO
 
+from simulator.cli.inputs import decode_utf8, read_stdin
 from simulator.content.scenario import DIFFICULTIES, MODES
 from simulator.errors import EXIT_OK, StoreError, UsageError
 from simulator.services import Services
@@ -38,31 +39,15 @@ def split_replies(text: str) -> list[str]:
     return [line.strip() for line in text.replace("\r\n", "\n").split("\n") if line.strip()]
 
 
-def _decode(raw: bytes, source: str) -> str:
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise UsageError(f"{source}:{line}: not valid UTF-8 text; save the replies as UTF-8") from None
-
-
 def read_replies(source: str, services: Services) -> list[str]:
     if source == "-":
-        stream = services.stdin
-        buffer = getattr(stream, "buffer", None)
-        if buffer is not None:
-            text = _decode(buffer.read(), "<stdin>")
-        else:
-            try:
-                text = stream.read()
-            except UnicodeDecodeError:
-                raise UsageError("<stdin>: not valid UTF-8 text; send the replies as UTF-8") from None
+        text = read_stdin(services.stdin)
     else:
         try:
             raw = Path(source).read_bytes()
         except OSError as exc:
             raise UsageError(f"cannot read replies file {source}: {exc.strerror or exc}") from None
-        text = _decode(raw, source)
+        text = decode_utf8(raw, source)
     replies = split_replies(text)
     if not replies:
         raise UsageError(f"{source}: no replies in the file (one reply per line)")

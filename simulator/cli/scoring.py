@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, TextIO
 
 from simulator.content.rubric import Rubric
+from simulator.cli.inputs import STDIN, decode_utf8, has_surrogate, read_stdin
 from simulator.errors import UsageError, print_error
 from simulator.scoring.base import ReplyScore, Scorer, ScoreRequest
 from simulator.scoring.data import json_object
@@ -129,46 +130,15 @@ def _cmd_score(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def _decode(data: bytes, name: str) -> str:
-    """UTF-8 bytes as text (a leading byte-order mark dropped); UsageError naming the line otherwise."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise UsageError(f"{name}:{line}: not valid UTF-8 text (byte 0x{data[exc.start]:02x} at byte {column} of "
-                         "the line); save it as UTF-8 and try again") from None
-
-
-def _surrogate(value: Any) -> bool:
-    """Whether a decoded JSON value holds a lone surrogate (from a broken escape such as "\\ud800")."""
-    if isinstance(value, str):
-        return any(0xD800 <= ord(ch) <= 0xDFFF for ch in value)
-    if isinstance(value, dict):
-        return any(_surrogate(k) or _surrogate(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_surrogate(v) for v in value)
-    return False
-
-
 def _read_jsonl(source: str, stdin: TextIO) -> list[tuple[int, dict[str, Any]]]:
     if source == "-":
-        name = "<stdin>"
-        raw = getattr(stdin, "buffer", None)  # bytes, so the check below does not depend on the locale
-        if raw is not None:
-            text = _decode(raw.read(), name)
-        else:
-            try:
-                text = stdin.read()
-            except UnicodeDecodeError as exc:
-                raise UsageError(f"{name}: not valid UTF-8 text ({exc.reason}); give UTF-8 text") from None
+        name = STDIN
+        text = read_stdin(stdin)
     else:
         path = Path(source)
         if not path.is_file():
             raise UsageError(f"{source}: no such file")
-        text = _decode(path.read_bytes(), source)
+        text = decode_utf8(path.read_bytes(), source)
         name = source
     rows: list[tuple[int, dict[str, Any]]] = []
     # Split on newlines only: str.splitlines would also break a line at a U+2028 or U+0085 inside a string.
@@ -176,13 +146,13 @@ def _read_jsonl(source: str, stdin: TextIO) -> list[tuple[int, dict[str, Any]]]:
         line = line.removesuffix("\r")
         if not line.strip():
             continue
-        if _surrogate(line):  # undecodable bytes handed over as surrogates (surrogateescape)
+        if has_surrogate(line):  # undecodable bytes handed over as surrogates (surrogateescape)
             raise UsageError(f"{name}:{number}: not valid UTF-8 text; save it as UTF-8 and try again")
         row = json_object(line, f"{name}:{number}")  # DataError: reported like a UsageError, exit 2
         for key in ("context", "reply"):
             if not isinstance(row.get(key), str):
                 raise UsageError(f"{name}:{number}: {key!r} must be a string")
-        if _surrogate(row):
+        if has_surrogate(row):
             raise UsageError(f"{name}:{number}: a \\u escape makes a lone surrogate (e.g. \"\\ud800\" without its "
                              "pair), which is not text; fix or remove it")
         rows.append((number, row))
