@@ -298,8 +298,9 @@ class Conversation:
         n = len(self.turns)
         averages = {cid: (sum(t.scores[cid] for t in self.turns) / n if n else 0.0) for cid in ids}
         overall = sum(t.overall for t in self.turns) / n if n else 0.0
-        below_floor = [c.id for c in self.rubric.criteria if averages[c.id] < c.floor]
-        why: list[str] = []
+        below_floor, passed = verdict(overall, averages, {c.id: c.floor for c in self.rubric.criteria}, self.pass_mark,
+                                      ending.kind.value)
+        why: list[str] = []  # the same rule, in words
         if overall < self.pass_mark:
             why.append(f"your replies averaged {overall:.2f}, under the pass mark of {self.pass_mark:.2f}")
         for cid in below_floor:
@@ -307,7 +308,6 @@ class Conversation:
             why.append(f"{criterion.name} averaged {averages[cid]:.2f}, under its floor of {criterion.floor:.2f}")
         if ending.kind is not EndingKind.resolved:
             why.append(f"the conversation ended {ending.kind.words.lower()}, not resolved")
-        passed = not why
         return SessionResult(
             ending=ending.id,
             ending_kind=ending.kind.value,
@@ -410,6 +410,16 @@ class Conversation:
             if transition.when is None or evaluate_condition(transition.when, context):
                 return transition
         return None
+
+
+def verdict(overall: float, averages: dict[str, float], floors: dict[str, float], pass_mark: float | None,
+            ending_kind: str) -> tuple[list[str], bool]:
+    """The pass rule, for a conversation as played and for a stored session with a trainer's levels: (the criteria
+    under their floor, passed). Passing takes the pass mark (none set: any average), every floor and a resolved
+    ending."""
+    below = [cid for cid, floor in floors.items() if averages.get(cid, 0.0) < floor]
+    passed = (pass_mark is None or overall >= pass_mark) and not below and ending_kind == EndingKind.resolved.value
+    return below, passed
 
 
 def _words(text: str) -> list[str]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 from simulator.content.rubric import Rubric
+from simulator.engine import verdict
 
 
 def rule_of(rubric: Rubric) -> dict:
@@ -71,8 +72,6 @@ def compute(rule: dict, turns: Sequence[tuple[Mapping[str, float], Mapping[str, 
     ids = list(weights)
     averages = {cid: (sum(t.get(cid, 0.0) for t in per_turn) / n if n else 0.0) for cid in ids}
     overall = (sum(sum(weights[c] * t.get(c, 0.0) for c in ids) / total for t in per_turn) / n) if n else 0.0
-    below = [cid for cid in ids if averages[cid] < floors[cid]]
-    passed = None
-    if ending_kind is not None:
-        passed = (pass_mark is None or overall >= pass_mark) and not below and ending_kind == "resolved"
-    return Result(averages=averages, overall=overall, passed=passed, below_floor=below)
+    below, passed = verdict(overall, averages, {cid: floors[cid] for cid in ids}, pass_mark, ending_kind or "")
+    return Result(averages=averages, overall=overall, passed=passed if ending_kind is not None else None,
+                  below_floor=below)
