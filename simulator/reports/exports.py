@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Iterable, Sequence
 
 from simulator import __version__
+from simulator.scoring.evidence import evidence_spans
 from simulator.reports.feedback import level_feedback  # noqa: F401  (part of this module's interface)
 from simulator.store import Override, StoredSession, StoredTurn
 from simulator.terminal import clean
@@ -82,22 +83,13 @@ def criteria_of(sessions: Iterable[StoredSession]) -> list[str]:
 
 
 def evidence_segments(reply: str, evidence: dict[str, Sequence[str]]) -> list[tuple[str, tuple[str, ...]]]:
-    """Split `reply` into (text, criteria whose evidence covers it) pieces, in order.
-
-    Each phrase is found exactly, else ignoring case; phrases not in the reply are left out."""
+    """Split `reply` into (text, criteria whose evidence covers it) pieces, in order (phrases found as the apps
+    find them, `scoring.evidence`; phrases not in the reply are left out)."""
     owners: list[list[str]] = [[] for _ in reply]
-    folded = reply.casefold()
-    for cid, phrases in evidence.items():
-        for phrase in phrases:
-            phrase = phrase.strip()
-            if not phrase:
-                continue
-            start = reply.find(phrase)
-            if start < 0 and len(folded) == len(reply) and len(phrase.casefold()) == len(phrase):
-                start = folded.find(phrase.casefold())
-            if start < 0:
-                continue
-            for i in range(start, start + len(phrase)):
+    spans, _ = evidence_spans(reply, evidence)
+    for cid, places in spans.items():
+        for start, end in places:
+            for i in range(start, end):
                 if cid not in owners[i]:
                     owners[i].append(cid)
     segments: list[tuple[str, tuple[str, ...]]] = []

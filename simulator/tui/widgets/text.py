@@ -13,6 +13,7 @@ from typing import Iterable, Mapping, Sequence
 
 from rich.text import Text
 
+from simulator.scoring.evidence import evidence_spans
 from simulator.terminal import clean
 
 
@@ -29,13 +30,6 @@ def criterion_styles(criterion_ids: Sequence[str]) -> dict[str, str]:
     return {cid: CRITERION_COLOURS[i % len(CRITERION_COLOURS)] for i, cid in enumerate(criterion_ids)}
 
 
-def _phrase_pattern(phrase: str) -> re.Pattern[str] | None:
-    words = clean(phrase, one_line=True).split()
-    if not words:
-        return None
-    return re.compile(r"\s+".join(re.escape(w) for w in words), re.IGNORECASE)
-
-
 def highlight_evidence(
     reply: str,
     evidence: Mapping[str, Iterable[str]],
@@ -48,20 +42,11 @@ def highlight_evidence(
     Returns the text and, per criterion, the phrases that could not be found in the reply (to quote apart).
     """
     text = literal(reply, base_style)
-    plain = text.plain
-    missing: dict[str, list[str]] = {}
-    for cid, phrases in evidence.items():
-        colour = styles.get(cid, "yellow")
-        for phrase in phrases:
-            pattern = _phrase_pattern(phrase)
-            if pattern is None:
-                continue
-            found = False
-            for match in pattern.finditer(plain):
-                text.stylize(f"bold underline {colour}", match.start(), match.end())
-                found = True
-            if not found:
-                missing.setdefault(cid, []).append(phrase)
+    cleaned = {cid: [clean(phrase, one_line=True) for phrase in phrases] for cid, phrases in evidence.items()}
+    spans, missing = evidence_spans(text.plain, cleaned)  # the shown (cleaned) text, so offsets match it
+    for cid, places in spans.items():
+        for start, end in places:
+            text.stylize(f"bold underline {styles.get(cid, 'yellow')}", start, end)
     return text, missing
 
 
