@@ -10,11 +10,11 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any, Callable, TextIO
+from typing import Any, Callable, Iterator, TextIO
 
 from simulator.content.rubric import Rubric
 from simulator.cli.inputs import STDIN, decode_utf8, has_surrogate, read_stdin
-from simulator.errors import UsageError, print_error
+from simulator.errors import FrontlineError, UsageError, print_error
 from simulator.scoring.base import ReplyScore, Scorer, ScoreRequest
 from simulator.scoring.data import json_object
 from simulator.terminal import clean
@@ -130,37 +130,50 @@ def _cmd_score(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def _read_jsonl(source: str, stdin: TextIO) -> list[tuple[int, dict[str, Any]]]:
-    if source == "-":
-        name = STDIN
-        text = read_stdin(stdin)
-    else:
-        path = Path(source)
-        if not path.is_file():
-            raise UsageError(f"{source}: no such file")
-        text = decode_utf8(path.read_bytes(), source)
-        name = source
+def _parse_jsonl_line(line: str, where: str) -> dict[str, Any]:
+    """One decoded JSONL line as a row with string context and reply; UsageError/DataError naming `where`."""
+    if has_surrogate(line):  # undecodable bytes handed over as surrogates (surrogateescape)
+        raise UsageError(f"{where}: not valid UTF-8 text; save it as UTF-8 and try again")
+    row = json_object(line, where)  # DataError: reported like a UsageError, exit 2
+    for key in ("context", "reply"):
+        if not isinstance(row.get(key), str):
+            raise UsageError(f"{where}: {key!r} must be a string")
+    if has_surrogate(row):
+        raise UsageError(f"{where}: a \\u escape makes a lone surrogate (e.g. \"\\ud800\" without its "
+                         "pair), which is not text; fix or remove it")
+    return row
+
+
+def _read_jsonl_file(source: str) -> list[tuple[int, dict[str, Any]]]:
+    """Every row of a JSONL file, all checked before any is scored (a file is a batch: all or nothing)."""
+    path = Path(source)
+    if not path.is_file():
+        raise UsageError(f"{source}: no such file")
+    text = decode_utf8(path.read_bytes(), source)
     rows: list[tuple[int, dict[str, Any]]] = []
     # Split on newlines only: str.splitlines would also break a line at a U+2028 or U+0085 inside a string.
     for number, line in enumerate(text.split("\n"), start=1):
         line = line.removesuffix("\r")
-        if not line.strip():
-            continue
-        if has_surrogate(line):  # undecodable bytes handed over as surrogates (surrogateescape)
-            raise UsageError(f"{name}:{number}: not valid UTF-8 text; save it as UTF-8 and try again")
-        row = json_object(line, f"{name}:{number}")  # DataError: reported like a UsageError, exit 2
-        for key in ("context", "reply"):
-            if not isinstance(row.get(key), str):
-                raise UsageError(f"{name}:{number}: {key!r} must be a string")
-        if has_surrogate(row):
-            raise UsageError(f"{name}:{number}: a \\u escape makes a lone surrogate (e.g. \"\\ud800\" without its "
-                             "pair), which is not text; fix or remove it")
-        rows.append((number, row))
+        if line.strip():
+            rows.append((number, _parse_jsonl_line(line, f"{source}:{number}")))
     return rows
 
 
+def _record(key: Any, result: ReplyScore) -> dict[str, Any]:
+    return {
+        "id": key,
+        "scores": {cid: round(v, 4) for cid, v in result.scores.items()},
+        "levels": result.levels,
+        "evidence": result.evidence,
+        "overall": round(result.overall, 4),
+        "red_flags": list(result.red_flags),
+    }
+
+
 def _score_jsonl(args: argparse.Namespace, out: TextIO) -> int:
-    rows = _read_jsonl(args.jsonl, args.services.stdin)  # every line is checked before anything is scored or printed
+    if args.jsonl == "-":
+        return _stream_jsonl(args, out)
+    rows = _read_jsonl_file(args.jsonl)  # every line is checked before anything is scored or printed
     from simulator.reports.exports import json_for_terminal
     rubric = resolve_rubric(args.rubric)
     scorer = _scorer(args)
@@ -168,16 +181,63 @@ def _score_jsonl(args: argparse.Namespace, out: TextIO) -> int:
         chunk = rows[start : start + BATCH]
         results = scorer.score_many([ScoreRequest(reply=r["reply"], context=r["context"], rubric=rubric) for _, r in chunk])
         for (number, row), result in zip(chunk, results):
-            record = {
-                "id": row.get("id", number),
-                "scores": {cid: round(v, 4) for cid, v in result.scores.items()},
-                "levels": result.levels,
-                "evidence": result.evidence,
-                "overall": round(result.overall, 4),
-                "red_flags": list(result.red_flags),
-            }
-            out.write(json_for_terminal(json.dumps(record, ensure_ascii=False)) + "\n")
+            out.write(json_for_terminal(json.dumps(_record(row.get("id", number), result), ensure_ascii=False)) + "\n")
         out.flush()
+    return 0
+
+
+def _stdin_lines(stdin: TextIO) -> Iterator[tuple[int, str | UsageError]]:
+    """(line number, text) for each line of standard input as soon as it arrives, or an error for a line that
+    is not UTF-8. Read from the bytes where there are some, so the locale does not matter."""
+    raw = getattr(stdin, "buffer", None)
+    number = 0
+    while True:
+        chunk = raw.readline() if raw is not None else stdin.readline()
+        if not chunk:
+            return
+        number += 1
+        if isinstance(chunk, bytes):
+            if number == 1:
+                chunk = chunk.removeprefix(b"\xef\xbb\xbf")
+            try:
+                text = decode_utf8(chunk, f"{STDIN}:{number}")
+            except UsageError as exc:
+                # decode_utf8 names line 1 of the chunk it was given; say which line of the stream it is
+                yield number, UsageError(str(exc).replace(f"{STDIN}:{number}:1:", f"{STDIN}:{number}:", 1))
+                continue
+        else:
+            text = chunk.removeprefix("\ufeff") if number == 1 else chunk
+        yield number, text.removesuffix("\n").removesuffix("\r")
+
+
+def _stream_jsonl(args: argparse.Namespace, out: TextIO) -> int:
+    """Standard input as a scoring service: each line is answered (and flushed) as soon as it is read and
+    scored, so another program can write a reply and read its scores back. A bad line gets an error object
+    naming it, {"line": n, "error": "..."}, and the rest go on; the exit status is 2 at the end if any was bad."""
+    from simulator.reports.exports import json_for_terminal
+    rubric = resolve_rubric(args.rubric)  # an unknown rubric is fatal before any input is read
+    scorer = _scorer(args)
+    bad = 0
+    for number, item in _stdin_lines(args.services.stdin):
+        if isinstance(item, str) and not item.strip():
+            continue
+        row: dict[str, Any] | None = None
+        try:
+            if isinstance(item, UsageError):
+                raise item
+            row = _parse_jsonl_line(item, f"{STDIN}:{number}")
+        except FrontlineError as exc:
+            bad += 1
+            record: dict[str, Any] = {"line": number, "error": str(exc)}
+        else:
+            result = scorer.score(ScoreRequest(reply=row["reply"], context=row["context"], rubric=rubric))
+            record = _record(row.get("id", number), result)
+        out.write(json_for_terminal(json.dumps(record, ensure_ascii=False)) + "\n")
+        out.flush()
+    if bad:
+        print_error(UsageError(f"{STDIN}: {bad} line(s) could not be scored; each has an error object in the "
+                               "output naming its line"), args.services.stderr)
+        return 2
     return 0
 
 

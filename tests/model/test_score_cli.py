@@ -31,9 +31,11 @@ def test_bad_jsonl_line_exits_2_naming_the_line(tmp_path):
     assert err.startswith("frontline: ") and f"{path}:2:" in err and "Traceback" not in err
 
 
-def test_jsonl_line_without_reply_exits_2(monkeypatch):
-    status, out, err = run(["score", "--jsonl", "-"], monkeypatch, stdin=line("a", "x") + "\n" + '{"id": "b", "context": "hi"}\n')
-    assert status == 2 and "<stdin>:2: 'reply' must be a string" in err
+def test_jsonl_file_line_without_reply_exits_2_before_scoring(tmp_path):
+    path = tmp_path / "in.jsonl"
+    path.write_text(line("a", "x") + "\n" + '{"id": "b", "context": "hi"}\n')
+    status, out, err = run(["score", "--jsonl", str(path)])
+    assert status == 2 and out == "" and f"{path}:2: 'reply' must be a string" in err
 
 
 def test_unknown_rubric_and_missing_input_exit_2(tmp_path):
@@ -96,3 +98,37 @@ def test_train_with_data_missing_a_criterion_exits_2(tmp_path):
     data.write_text(json.dumps({"id": "1", "context": "hi", "reply": "hello", "empathy": 1, "greeting": "x"}) + "\n")
     status, _, err = run(["train", "--rubric", str(rubric), "--data", str(data)])
     assert status == 2 and f"{data}:1: 'greeting' must be an integer level" in err
+
+
+@pytest.mark.model
+def test_score_over_a_pipe_answers_each_line_before_the_next_is_written(tmp_path):
+    """`frontline score --jsonl -` as a local scoring service: another program writes a line, reads its answer,
+    then writes the next, with standard input still open; a bad line gets an error object and the rest go on."""
+    import os
+    import selectors
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "simulator", "score", "--jsonl", "-"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": ""})
+    selector = selectors.DefaultSelector()
+    selector.register(proc.stdout, selectors.EVENT_READ)
+
+    def ask(text: str) -> dict:
+        proc.stdin.write(text.encode("utf-8") + b"\n")
+        proc.stdin.flush()
+        assert selector.select(timeout=120), "no answer while standard input stayed open"
+        return json.loads(proc.stdout.readline())
+
+    try:
+        first = ask(line("a", WARM_OWNING))
+        assert first["id"] == "a" and first["levels"]["ownership"] == 2
+        bad = ask("{not json")
+        assert bad["line"] == 2 and bad["error"].startswith("<stdin>:2: not valid JSON")
+        third = ask(line("c", "Not my problem, ring head office."))
+        assert third["id"] == "c" and third["scores"]["ownership"] < first["scores"]["ownership"]
+    finally:
+        proc.stdin.close()
+        err = proc.stderr.read().decode()
+        status = proc.wait(timeout=60)
+    assert status == 2 and "1 line(s) could not be scored" in err and "Traceback" not in err

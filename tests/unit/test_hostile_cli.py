@@ -40,12 +40,14 @@ def _no_raw(text: str) -> None:
 # -- 2. the scoring pipe ---------------------------------------------------------------------------------------
 
 
-def test_invalid_utf8_on_stdin_is_refused_naming_the_line():
-    data = _line("1", "fine") + b'{"id": "2", "context": "x", "reply": "caf\xe9"}\n'
+def test_invalid_utf8_on_stdin_gets_an_error_object_naming_the_line_and_the_rest_go_on():
+    data = _line("1", "fine") + b'{"id": "2", "context": "x", "reply": "caf\xe9"}\n' + _line("3", "thanks")
     code, out, err = _cli("score", "--jsonl", "-", stdin=data)
-    assert code == 2
-    assert out == ""  # every line is checked before anything is scored
-    assert err.startswith("frontline: <stdin>:2: not valid UTF-8") and "0xe9" in err
+    assert code == 2  # at the end, after every good line was answered
+    first, bad, last = [json.loads(line) for line in out.splitlines()]
+    assert first["id"] == "1" and last["id"] == "3" and "scores" in last
+    assert bad["line"] == 2 and bad["error"].startswith("<stdin>:2: not valid UTF-8") and "0xe9" in bad["error"]
+    assert "1 line(s) could not be scored" in err and "Traceback" not in err
 
 
 def test_invalid_utf8_in_a_jsonl_file_is_refused_naming_the_line(tmp_path):
@@ -59,14 +61,16 @@ def test_invalid_utf8_in_a_jsonl_file_is_refused_naming_the_line(tmp_path):
 def test_undecodable_bytes_handed_over_as_surrogates_are_refused():
     # What a stdin opened with errors="surrogateescape" (Python's C locale) hands over for the byte 0xff.
     code, out, err = _cli("score", "--jsonl", "-", stdin='{"id": "1", "context": "x", "reply": "a\udcffb"}\n')
-    assert code == 2 and out == "" and "<stdin>:1: not valid UTF-8" in err
+    assert code == 2 and "<stdin>:1: not valid UTF-8" in json.loads(out)["error"]
 
 
 def test_a_lone_surrogate_escape_is_refused_naming_the_line():
     data = _line("1", "fine") + b'{"id":"2","context":"x","reply":"\\ud800"}\n'
     code, out, err = _cli("score", "--jsonl", "-", stdin=data)
-    assert code == 2 and out == ""
-    assert "<stdin>:2:" in err and "lone surrogate" in err
+    assert code == 2
+    records = [json.loads(line) for line in out.splitlines()]
+    assert records[0]["id"] == "1" and records[1]["line"] == 2
+    assert records[1]["error"].startswith("<stdin>:2:") and "lone surrogate" in records[1]["error"]
 
 
 def test_a_surrogate_pair_escape_is_an_emoji_and_is_scored():
