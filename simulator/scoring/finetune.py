@@ -1,29 +1,38 @@
-"""Training the encoder adapter (imports torch: training time only, imported lazily by train.py): LoRA updates learned together with provisional heads.
+"""Training the encoder adapter (imports torch, transformers and peft: training time only, imported lazily by
+train.py): LoRA updates learned together with provisional heads.
 
-Each step takes the replies to a few customer lines, encodes the lines and the replies' sentences with the
-adapted encoder (sentences alone, as at scoring time), builds the heads' features from them (the same recipe as
-`heads.build_features`), and minimises the heads' cross-entropy plus a distillation term that keeps each
-text's last-layer embedding close to the base model's. The provisional heads are thrown away: `train.py` fits
-the shipped heads afterwards on the adapted encoder's features, as it does for the base model.
+The model is transformers' `BertModel` (the installed package's weights, `minilm.bert`) wrapped by peft's LoRA
+(`AdapterSettings.rank`, lora_alpha = scale * rank, the linear layers `adapter.TARGETS`, no dropout); only the
+LoRA matrices and the heads train. Each step takes the replies to a few customer lines, encodes the lines and
+the replies' sentences with the adapted encoder (sentences alone, as at scoring time: packed several to a row
+with a block-diagonal mask and restarting positions, `minilm.packed_hidden_states`), builds the heads' features
+from them (the same recipe as `heads.build_features`), and minimises the heads' cross-entropy plus a
+distillation term that keeps each text's last-layer embedding close to the base model's. The provisional heads
+are thrown away: `train.py` fits the shipped heads afterwards on the adapted encoder's features, as it does for
+the base model. The result is an `adapter.Adapter` carrying peft's own config; `adapter.save_adapter` writes it
+as a peft folder.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import math
+import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
+import peft
 import torch
-from safetensors.torch import load_file
 
 from simulator.scoring import minilm
 from simulator.scoring.adapter import TARGETS, Adapter
 from simulator.scoring.data import Example
 from simulator.scoring.encoder import LAYERS, MAX_TOKENS, ROW_TOKENS, available_cpus, model_dir
-from simulator.scoring.packing import load_tokenizer, pack, read_config
+from simulator.scoring.packing import load_tokenizer, pack
 
 
 @dataclass(frozen=True)
@@ -56,24 +65,22 @@ def fit_adapter(
     from simulator.scoring.model import reply_sentences
 
     say = log or (lambda _msg: None)
-    torch.manual_seed(settings.seed)
     rng = np.random.default_rng(settings.seed)
     torch.set_num_threads(max(1, min(8, available_cpus())))
     folder = model_dir()
     tokenizer = load_tokenizer(folder, MAX_TOKENS)
-    base = minilm.load(folder, torch.device("cpu"))
-    model = _LoRAMiniLM(folder, settings.rank, settings.scale)
+    model = lora_model(folder, settings.rank, settings.scale, seed=settings.seed)
     criteria = list(levels)
     targets = torch.tensor([[e.labels[c] for c in criteria] for e in examples])
     sentences = [reply_sentences(e.reply) for e in examples]
 
-    def pooled(encoder: minilm.MiniLM, texts: list[str]) -> torch.Tensor:
+    def pooled(encoder: torch.nn.Module, texts: list[str]) -> torch.Tensor:
         """(len(texts), len(LAYERS), D) normalised mean poolings, as Encoder computes them."""
         token_ids = [e.ids for e in tokenizer.encode_batch(texts)]
         packed = pack(token_ids, ROW_TOKENS)
         pool = torch.from_numpy(packed.pooling_matrix())
-        hidden = encoder(torch.from_numpy(packed.input_ids), torch.from_numpy(packed.allowed),
-                         torch.from_numpy(packed.position_ids))
+        hidden = minilm.packed_hidden_states(encoder, torch.from_numpy(packed.input_ids),
+                                             torch.from_numpy(packed.allowed), torch.from_numpy(packed.position_ids))
         out = torch.stack([pool @ hidden[layer].reshape(pool.shape[1], -1) for layer in LAYERS], dim=1)
         return torch.nn.functional.normalize(out, dim=-1)
 
@@ -87,14 +94,14 @@ def fit_adapter(
     def texts_of(rows: Sequence[int]) -> list[str]:
         return list(dict.fromkeys(t for r in rows for t in (examples[r].context, *sentences[r])))
 
-    # The base model's embeddings: the distillation targets, and the features' standardisation (as the heads').
-    with torch.no_grad():  # not inference_mode: these tensors take part in the training graph
+    # The base model's embeddings (peft's adapter switched off): the distillation targets, and the features'
+    # standardisation (as the heads'). Not inference_mode: these tensors take part in the training graph.
+    with torch.no_grad(), model.disable_adapter():
         every = list(range(len(examples)))
         texts = texts_of(every)
-        base_vectors = torch.cat([pooled(base, texts[i : i + 64]) for i in range(0, len(texts), 64)])
+        base_vectors = torch.cat([pooled(model, texts[i : i + 64]) for i in range(0, len(texts), 64)])
         base_index = {t: i for i, t in enumerate(texts)}
         base_features = features(base_vectors, base_index, every)
-    del base
     mean = base_features.mean(dim=0)
     scale = base_features.std(dim=0).clamp(min=1e-6)
     heads = torch.nn.ModuleList(torch.nn.Linear(base_features.shape[1], levels[c] + 1) for c in criteria)
@@ -105,7 +112,8 @@ def fit_adapter(
     batches_of_lines = list(groups.values())
     steps = settings.epochs * math.ceil(len(batches_of_lines) / settings.lines_per_step)
     optimiser = torch.optim.AdamW([
-        {"params": model.lora.parameters(), "lr": settings.learning_rate, "weight_decay": 0.0},
+        {"params": [p for p in model.parameters() if p.requires_grad], "lr": settings.learning_rate,
+         "weight_decay": 0.0},
         {"params": heads.parameters(), "lr": settings.head_learning_rate, "weight_decay": settings.head_weight_decay},
     ])
     schedule = torch.optim.lr_scheduler.OneCycleLR(
@@ -139,7 +147,7 @@ def fit_adapter(
             drift.append(float(distance.detach()))
         say(f"  epoch {epoch + 1}: heads' loss {np.mean(losses):.3f}, "
             f"mean cosine to the base embeddings {1 - np.mean(drift):.4f}")
-    return model.adapter(meta={
+    return to_adapter(model, meta={
         "rank": settings.rank,
         "settings": {k: getattr(settings, k) for k in settings.__dataclass_fields__},
         "rows": len(examples),
@@ -167,33 +175,41 @@ def _recipe_features(recipe: Sequence[str], context: torch.Tensor, sentences: to
     return torch.cat(blocks)
 
 
-class _LoRAMiniLM(minilm.MiniLM):
-    """MiniLM with `W x + scale * B (A x)` in place of `W x` for every TARGETS layer; only A and B train."""
+def lora_model(folder: Path, rank: int, scale: float, *, seed: int = 0) -> peft.PeftModel:
+    """transformers' BertModel wrapped by peft's LoRA on TARGETS: `W x + scale * B (A x)`; only A and B train.
 
-    def __init__(self, folder: Path, rank: int, scale: float):
-        config = read_config(folder)
-        super().__init__(config, load_file(str(folder / "model.safetensors")), torch.device("cpu"))
-        self.scale = scale
-        self.lora = torch.nn.ParameterDict()
-        self.keys: dict[str, str] = {}
-        for i in range(self.layers):
+    A starts as it did before the move to peft (normal, std 1/sqrt(in), drawn layer by layer in TARGETS order
+    from torch's generator seeded with `seed`, which the loop's feature dropout then goes on using), B at zero:
+    training starts from the base model exactly, and the tuned learning rates keep their meaning."""
+    config = peft.LoraConfig(r=rank, lora_alpha=scale * rank, target_modules=list(TARGETS), lora_dropout=0.0,
+                             bias="none")
+    with warnings.catch_warnings():  # peft asks transformers a question transformers 5 has renamed
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        model = peft.get_peft_model(minilm.bert(folder), config)
+    model.eval()  # BERT's own dropout off; the LoRA parameters still get gradients
+    base = model.get_base_model()
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        for i in range(base.config.num_hidden_layers):
             for target in TARGETS:
-                prefix = f"encoder.layer.{i}.{target}"
-                out_features, in_features = self.w[f"{prefix}.weight"].shape
-                key = prefix.replace(".", "_")
-                self.keys[prefix] = key
-                self.lora[f"{key}_A"] = torch.nn.Parameter(torch.randn(rank, in_features) / math.sqrt(in_features))
-                # B starts at zero, so training starts from the base model exactly.
-                self.lora[f"{key}_B"] = torch.nn.Parameter(torch.zeros(out_features, rank))
+                layer = base.get_submodule(f"encoder.layer.{i}.{target}")
+                a = layer.lora_A["default"].weight
+                a.copy_(torch.randn(a.shape) / math.sqrt(a.shape[1]))
+                torch.nn.init.zeros_(layer.lora_B["default"].weight)
+    return model
 
-    def _dense(self, x: torch.Tensor, prefix: str) -> torch.Tensor:
-        y = super()._dense(x, prefix)
-        key = self.keys.get(prefix)
-        if key is None:
-            return y
-        return y + self.scale * ((x @ self.lora[f"{key}_A"].T) @ self.lora[f"{key}_B"].T)
 
-    def adapter(self, meta: dict) -> Adapter:
-        down = {f"{p}.weight": self.lora[f"{k}_A"].detach().numpy().copy() for p, k in self.keys.items()}
-        up = {f"{p}.weight": self.lora[f"{k}_B"].detach().numpy().copy() for p, k in self.keys.items()}
-        return Adapter(scale=self.scale, down=down, up=up, meta=meta)
+def to_adapter(model: peft.PeftModel, meta: dict) -> Adapter:
+    """The trained matrices as an `adapter.Adapter` (numpy), with the adapter_config.json peft writes."""
+    base = model.get_base_model()
+    down: dict[str, np.ndarray] = {}
+    up: dict[str, np.ndarray] = {}
+    for name, module in base.named_modules():
+        if isinstance(module, peft.tuners.lora.LoraLayer) and "default" in module.lora_A:
+            down[f"{name}.weight"] = module.lora_A["default"].weight.detach().cpu().numpy().copy()
+            up[f"{name}.weight"] = module.lora_B["default"].weight.detach().cpu().numpy().copy()
+    lora = model.peft_config["default"]
+    with tempfile.TemporaryDirectory() as folder:
+        lora.save_pretrained(folder)
+        config = json.loads((Path(folder) / "adapter_config.json").read_text(encoding="utf-8"))
+    return Adapter(scale=lora.lora_alpha / lora.r, down=down, up=up, meta=meta, config=config)

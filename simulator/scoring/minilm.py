@@ -1,88 +1,105 @@
-"""A BERT encoder forward pass in plain torch, for all-MiniLM-L6-v2's weights.
+"""all-MiniLM-L6-v2 as transformers' `BertModel`, taking packed rows: the torch backend (CUDA, or
+FRONTLINE_BACKEND=torch) and the model that `finetune.py` trains and `onnx_export.py` exports.
 
-transformers' BertModel gives the same numbers (tests/test_minilm.py compares them), but importing its
-modelling code costs 3–4 s on two cores before a single reply can be scored; this module needs only torch
-and safetensors. Import it inside functions only: it imports torch.
+Packed rows (`packing.pack`) hold several texts each; the (rows, tokens, tokens) `allowed` mask becomes the
+4D additive mask transformers takes as it is, and the restarting position ids go in as `position_ids`, so each
+text is encoded as if it were alone (tests/model/test_minilm.py checks it). Importing transformers' modelling
+code costs seconds, which is why the CPU path runs an ONNX graph instead. Import this module inside functions
+only: it imports torch and transformers.
 """
 
 from __future__ import annotations
 
-import math
+import contextlib
 from pathlib import Path
+from typing import Iterator
 
 import torch
-from safetensors.torch import load_file
+import transformers
 
 from simulator.scoring.packing import read_config
 
+ATTENTION = "sdpa"
+"""transformers' attention implementation: torch's scaled_dot_product_attention, which takes the float mask."""
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Without transformers' load report (the pooler weights this model does not use) and progress bar."""
+    logging = transformers.utils.logging
+    verbosity, bars = logging.get_verbosity(), logging.is_progress_bar_enabled()
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        logging.set_verbosity(verbosity)
+        if bars:
+            logging.enable_progress_bar()
+
+
+def bert(folder: Path, *, attention: str = ATTENTION) -> transformers.BertModel:
+    """The base model from the installed package's folder (never downloaded), float32, in eval mode (no dropout:
+    training updates the adapter's parameters, not the model's behaviour)."""
+    read_config(folder)  # refuse what is not the BERT the other backend implements
+    with _quiet():
+        model = transformers.BertModel.from_pretrained(
+            str(folder), local_files_only=True, dtype=torch.float32, add_pooling_layer=False,
+            attn_implementation=attention,
+        )
+    return model.eval()
+
+
+def additive_mask(allowed: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """(rows, 1, tokens, tokens): 0 where a token may attend to another (`allowed`, (rows, tokens, tokens)),
+    the dtype's lowest value elsewhere. Not -inf: a padding token, which may attend to nothing, then gets a
+    uniform (ignored) attention instead of NaN."""
+    mask = torch.zeros(allowed.shape, dtype=dtype, device=allowed.device)
+    return mask.masked_fill(~allowed.bool(), torch.finfo(dtype).min)[:, None]
+
+
+def packed_hidden_states(
+    model: torch.nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+    position_ids: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, ...]:
+    """The hidden states of `model` (a BertModel, or peft's wrapper of one): index 0 after the embeddings, i after
+    layer i, each (rows, tokens, hidden). attention_mask is (rows, tokens), 1 for real tokens, or for packed
+    rows (rows, tokens, tokens), true where a token may attend to another."""
+    if attention_mask.dim() == 3:
+        attention_mask = additive_mask(attention_mask)
+    return model(
+        input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+        token_type_ids=torch.zeros_like(input_ids), output_hidden_states=True,
+    ).hidden_states
+
 
 class MiniLM(torch.nn.Module):
-    """Encoder-only BERT: embeddings, then `layers` of self-attention + feed-forward, post-LayerNorm."""
+    """The encoder's callable: (input_ids, attention_mask, position_ids) -> hidden states indexed by layer."""
 
-    def __init__(self, config: dict, weights: dict[str, torch.Tensor], device: torch.device):
-        """config as from `packing.read_config`, which checks it is a BERT this forward implements."""
+    def __init__(self, model: transformers.BertModel):
         super().__init__()
-        self.heads = int(config["num_attention_heads"])
-        self.hidden = int(config["hidden_size"])
-        self.layers = int(config["num_hidden_layers"])
-        self.eps = float(config["layer_norm_eps"])
-        self.max_positions = int(config["max_position_embeddings"])
-        self.w = {k: v.float().contiguous().to(device) for k, v in weights.items() if not k.startswith("pooler.")}
-
-    def _norm(self, x: torch.Tensor, prefix: str) -> torch.Tensor:
-        return torch.nn.functional.layer_norm(
-            x, (self.hidden,), self.w[f"{prefix}.weight"], self.w[f"{prefix}.bias"], self.eps
-        )
-
-    def _dense(self, x: torch.Tensor, prefix: str) -> torch.Tensor:
-        return torch.nn.functional.linear(x, self.w[f"{prefix}.weight"], self.w[f"{prefix}.bias"])
+        self.bert = model
 
     def forward(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor | None = None
-    ) -> list[torch.Tensor]:
-        """The hidden states after the embeddings (index 0) and after each layer, each (batch, tokens, hidden).
+    ) -> tuple[torch.Tensor, ...]:
+        return packed_hidden_states(self.bert, input_ids, attention_mask, position_ids)
 
-        attention_mask is (batch, tokens), 1 for real tokens and 0 for padding; or, for packed rows,
-        (batch, tokens, tokens), true where a token may attend to another (see `packing.pack`).
-        """
-        w = self.w
-        batch, length = input_ids.shape
-        if position_ids is None:
-            position_ids = torch.arange(length, device=input_ids.device)[None]
-        x = w["embeddings.word_embeddings.weight"][input_ids]
-        x = x + w["embeddings.position_embeddings.weight"][position_ids]
-        x = x + w["embeddings.token_type_embeddings.weight"][0][None, None]
-        x = self._norm(x, "embeddings.LayerNorm")
-        states = [x]
-        head_dim = self.hidden // self.heads
-        # Padding tokens (and, in packed rows, the other texts' tokens) are never attended to.
-        allowed = attention_mask[:, None, None, :] if attention_mask.dim() == 2 else attention_mask[:, None]
-        mask = torch.zeros(allowed.shape, dtype=x.dtype, device=x.device)
-        mask = mask.masked_fill(~allowed.bool(), torch.finfo(x.dtype).min)
 
-        def split(t: torch.Tensor) -> torch.Tensor:
-            return t.view(batch, length, self.heads, head_dim).transpose(1, 2)
-
-        for i in range(self.layers):
-            p = f"encoder.layer.{i}"
-            q = split(self._dense(x, f"{p}.attention.self.query"))
-            k = split(self._dense(x, f"{p}.attention.self.key"))
-            v = split(self._dense(x, f"{p}.attention.self.value"))
-            attended = torch.nn.functional.scaled_dot_product_attention(
-                q, k, v, attn_mask=mask, scale=1.0 / math.sqrt(head_dim)
-            )
-            attended = attended.transpose(1, 2).reshape(batch, length, self.hidden)
-            x = self._norm(x + self._dense(attended, f"{p}.attention.output.dense"), f"{p}.attention.output.LayerNorm")
-            inner = torch.nn.functional.gelu(self._dense(x, f"{p}.intermediate.dense"))
-            x = self._norm(x + self._dense(inner, f"{p}.output.dense"), f"{p}.output.LayerNorm")
-            states.append(x)
-        return states
+def merge_adapter(model: transformers.BertModel, adapter) -> transformers.BertModel:
+    """Add `adapter`'s update (an `adapter.Adapter`) to the weights it names, as the ONNX path merges it."""
+    with torch.no_grad():
+        for name in adapter.down:
+            parameter = model.get_parameter(name)
+            merged = adapter.merged(name, parameter.detach().cpu().numpy())
+            parameter.copy_(torch.from_numpy(merged))
+    return model
 
 
 def load(folder: Path, device: torch.device, adapter=None) -> MiniLM:
     """The encoder, with `adapter` (an `adapter.Adapter`) merged into its weights when given. The tokenizer is
     `packing.load_tokenizer`'s: this forward takes packed rows."""
-    weights = load_file(str(folder / "model.safetensors"))
+    model = bert(folder)
     if adapter is not None:
-        weights = {name: torch.from_numpy(adapter.merged(name, w.float().numpy())) for name, w in weights.items()}
-    return MiniLM(read_config(folder), weights, device)
+        merge_adapter(model, adapter)
+    return MiniLM(model.to(device)).eval()

@@ -44,20 +44,97 @@ def test_saved_adapter_loads_back_with_the_same_digest(tmp_path):
     assert load_adapter(tmp_path / "nowhere") is None
 
 
+def test_the_adapter_is_a_peft_folder_with_our_record_beside_it(tmp_path):
+    adapter = small_adapter()
+    weights_path, meta_path = save_adapter(adapter, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["adapter_config.json", "adapter_model.safetensors",
+                                                         "frontline.json"]
+    config = json.loads((tmp_path / "adapter_config.json").read_text())
+    assert config["peft_type"] == "LORA" and config["r"] == 2 and config["lora_alpha"] == 4  # scale 2.0
+    assert config["target_modules"] == ["attention.self.query"]
+    from safetensors.numpy import load_file
+
+    tensors = load_file(str(weights_path))
+    assert sorted(tensors) == ["base_model.model.encoder.layer.0.attention.self.query.lora_A.weight",
+                               "base_model.model.encoder.layer.0.attention.self.query.lora_B.weight"]
+    assert json.loads(meta_path.read_text())["digest"] == adapter.digest
+
+
+def test_the_shipped_adapter_keeps_the_digest_its_heads_name():
+    """Moving from minilm-lora.npz to the peft folder kept the matrices, so the shipped heads still load."""
+    adapter = load_adapter()
+    assert adapter is not None and adapter.scale == 2.0 and adapter.rank == 8 and len(adapter.down) == 36
+    from simulator import settings
+
+    for heads in (settings.models_dir() / "heads").glob("*.json"):
+        recorded = json.loads(heads.read_text()).get("adapter")
+        assert recorded in (None, adapter.digest), heads.name
+
+
 def test_a_damaged_or_mismatched_adapter_is_refused_with_the_fix(tmp_path):
     save_adapter(small_adapter(), tmp_path)
-    npz_path, json_path = artefact_paths(tmp_path)
-    meta = json.loads(json_path.read_text())
-    json_path.write_text(json.dumps({**meta, "digest": "0" * 16}))
+    weights_path, config_path, meta_path = artefact_paths(tmp_path)
+    meta = json.loads(meta_path.read_text())
+    meta_path.write_text(json.dumps({**meta, "digest": "0" * 16}))
     with pytest.raises(ScorerError, match="digest differs.*frontline train --adapt"):
         load_adapter(tmp_path)
-    json_path.write_text(json.dumps({**meta, "format": 99}))
+    meta_path.write_text(json.dumps({**meta, "format": 99}))
     with pytest.raises(ScorerError, match="format 99"):
         load_adapter(tmp_path)
-    json_path.write_text(json.dumps(meta))
-    npz_path.write_bytes(b"not an npz")
+    meta_path.write_text(json.dumps(meta))
+    config = json.loads(config_path.read_text())
+    config_path.write_text(json.dumps({**config, "use_dora": True}))
+    with pytest.raises(ScorerError, match="cannot merge .use_dora"):
+        load_adapter(tmp_path)
+    config_path.write_text(json.dumps(config))
+    weights_path.write_bytes(b"not safetensors")
     with pytest.raises(ScorerError, match="cannot be read"):
         load_adapter(tmp_path)
+
+
+@pytest.mark.model
+def test_peft_reads_the_saved_folder_and_merges_what_our_loader_merges(tmp_path):
+    torch = pytest.importorskip("torch")
+    peft = pytest.importorskip("peft")
+    from simulator.scoring import minilm
+    from simulator.scoring.encoder import model_dir
+
+    adapter = load_adapter()
+    save_adapter(adapter, tmp_path)
+    merged_by_peft = peft.PeftModel.from_pretrained(minilm.bert(model_dir()), str(tmp_path)).merge_and_unload()
+    merged_by_us = minilm.merge_adapter(minilm.bert(model_dir()), load_adapter(tmp_path))
+    theirs = dict(merged_by_peft.named_parameters())
+    for name, ours in merged_by_us.named_parameters():
+        assert torch.allclose(ours, theirs[name], atol=1e-6), name
+
+
+@pytest.mark.model
+def test_the_peft_model_on_packed_rows_gives_each_text_alone():
+    """Training packs texts as scoring does: the block mask and restarting positions reach BertModel intact."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("peft")
+    from simulator.scoring import minilm
+    from simulator.scoring.encoder import model_dir
+    from simulator.scoring.finetune import lora_model
+    from simulator.scoring.packing import load_tokenizer, pack
+
+    model = lora_model(model_dir(), rank=2, scale=2.0)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            if parameter.requires_grad:  # a non-zero update, so the adapter is in the comparison
+                parameter.normal_(std=0.05)
+    texts = ["I'm so sorry about that.", "Let me ring the car centre for you right now.", "Ok"]
+    token_ids = [e.ids for e in load_tokenizer(model_dir(), 256).encode_batch(texts)]
+    packed = pack(token_ids, 256)
+    assert len(packed.input_ids) == 1
+    with torch.no_grad():
+        hidden = minilm.packed_hidden_states(model, *(torch.from_numpy(a) for a in packed[:3]))
+        for tokens, (row, start, end) in zip(token_ids, packed.segments):
+            ids = torch.tensor([tokens])
+            alone = minilm.packed_hidden_states(model, ids, torch.ones_like(ids))
+            for layer in range(7):
+                difference = (hidden[layer][row, start:end] - alone[layer][0]).abs().max().item()
+                assert difference < 1e-4, f"layer {layer} differs by {difference}"
 
 
 @pytest.mark.model
