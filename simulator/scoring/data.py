@@ -31,6 +31,10 @@ class Example:
     setting: str = ""
     source: str = ""
     """file:line the row came from."""
+    red_flags: tuple[str, ...] | None = None
+    """The red flags the reply raises, when the row says (None: not labelled for red flags)."""
+    noise_of: str = ""
+    """The id of the clean reply this row is a noisy form of (typos, case, …), if it is one."""
 
 
 def labelled_dir() -> Path:
@@ -115,7 +119,43 @@ def parse_row(line: str, criteria: Sequence[str], where: str, *, max_level: dict
         labels=labels,
         setting=str(row.get("setting", "")),
         source=where,
+        red_flags=_flag_list(row.get("red_flags"), where) if "red_flags" in row else None,
+        noise_of=str(row.get("noise_of") or ""),
     )
+
+
+def _flag_list(value: object, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise DataError(f"{where}: 'red_flags' must be a list of red-flag ids, e.g. [] or [\"blames_customer\"]")
+    return tuple(value)
+
+
+def flags_dir() -> Path:
+    """Red-flag labels for rows written before rows carried them: {"id", "red_flags"} lines."""
+    return settings.models_dir() / "red_flags"
+
+
+def default_flag_files() -> list[Path]:
+    folder = flags_dir()
+    return sorted(folder.glob("*.jsonl")) if folder.is_dir() else []
+
+
+def with_flag_labels(examples: Sequence[Example], files: Iterable[Path]) -> list[Example]:
+    """`examples` with the red-flag labels of `files` applied by id (a row's own `red_flags` wins)."""
+    from dataclasses import replace
+
+    labels: dict[str, tuple[str, ...]] = {}
+    for path in files:
+        path = Path(path)
+        for number, line in enumerate(path.read_text(encoding="utf-8").split("\n"), start=1):
+            if not line.strip():
+                continue
+            where = f"{path}:{number}"
+            row = json_object(line, where)
+            if not isinstance(row.get("id"), str):
+                raise DataError(f"{where}: 'id' must be the id of a labelled row")
+            labels[row["id"]] = _flag_list(row.get("red_flags"), where)
+    return [replace(e, red_flags=labels[e.id]) if e.red_flags is None and e.id in labels else e for e in examples]
 
 
 def normalise_context(context: str) -> str:

@@ -12,6 +12,7 @@ import importlib.util
 import os
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -40,6 +41,22 @@ LAYERS = (0, 3, 6)
 MAX_CHARS = 16 * MAX_TOKENS
 
 Span = tuple[int, int]
+TOKEN_CACHE_SIZE = 256
+"""Texts whose token states are kept: a reply's sentences, while its evidence may still be asked for."""
+
+
+@dataclass(frozen=True)
+class TokenStates:
+    """One text's word-pieces as the encoder saw them: what phrase-level evidence is computed from."""
+
+    offsets: np.ndarray
+    """(n, 2) character span of each word-piece in the text ((0, 0) for [CLS] and [SEP])."""
+    special: np.ndarray
+    """(n,) True for [CLS] and [SEP]."""
+    states: np.ndarray
+    """(n, len(LAYERS), DIM) hidden state of each word-piece at each of LAYERS, before pooling."""
+    norms: np.ndarray
+    """(len(LAYERS),) norm of the mean-pooled state, which the sentence embedding is divided by."""
 
 
 def model_dir() -> Path:
@@ -141,17 +158,17 @@ def choose_backend(device: str | None = None) -> tuple[str, str]:
 class _LRU:
     def __init__(self, size: int):
         self.size = size
-        self._data: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._data: OrderedDict[str, Any] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: str) -> np.ndarray | None:
+    def get(self, key: str) -> Any:
         with self._lock:
             value = self._data.get(key)
             if value is not None:
                 self._data.move_to_end(key)
             return value
 
-    def put(self, key: str, value: np.ndarray) -> None:
+    def put(self, key: str, value: Any) -> None:
         if self.size <= 0:
             return
         with self._lock:
@@ -185,6 +202,7 @@ class Encoder:
         self._num_threads = num_threads
         self._expected_sha256 = expected_sha256
         self._cache = _LRU(cache_size)
+        self._token_cache = _LRU(TOKEN_CACHE_SIZE)
         self._lock = threading.Lock()
         self._load_lock = threading.Lock()
         self._model: Any = None
@@ -257,25 +275,36 @@ class Encoder:
 
     # -- encoding ---------------------------------------------------------------------------------------------
 
-    def _forward(self, texts: list[str]) -> np.ndarray:
-        """(n, len(LAYERS), DIM): each text's tokens mean-pooled at each of LAYERS, L2-normalised.
+    def _forward(self, texts: list[str], *, tokens: bool = False) -> tuple[np.ndarray, list["TokenStates"]]:
+        """(n, len(LAYERS), DIM): each text's tokens mean-pooled at each of LAYERS, L2-normalised; with `tokens`,
+        also each text's token states (what evidence is read from), else an empty list.
 
         The texts are packed several to a row (`packing.pack`), each attending only to itself, so the result is
         that of encoding every text alone while padding costs almost nothing.
         """
         with self._lock:  # the fast tokenizer is not thread-safe, and one forward at a time uses the cores best
-            token_ids = [e.ids for e in self._tokenizer.encode_batch(texts)]
-            packed = pack(token_ids, ROW_TOKENS)
+            encodings = self._tokenizer.encode_batch(texts)
+            packed = pack([e.ids for e in encodings], ROW_TOKENS)
             pool = packed.pooling_matrix()
             if self._backend == "onnx":
-                hidden = self._model(packed.input_ids, packed.allowed, packed.position_ids)
-                pooled = np.stack([pool @ h.reshape(pool.shape[1], -1) for h in hidden], axis=1)
+                hidden = list(self._model(packed.input_ids, packed.allowed, packed.position_ids))
             else:
-                pooled = self._torch_forward(packed, pool)
+                hidden = self._torch_hidden(packed)
+            pooled = np.stack([pool @ h.reshape(pool.shape[1], -1) for h in hidden], axis=1)
         norms = np.linalg.norm(pooled, axis=-1, keepdims=True)
-        return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+        per_text: list[TokenStates] = []
+        if tokens:
+            for (row, start, end), encoding, norm in zip(packed.segments, encodings, norms[:, :, 0]):
+                per_text.append(TokenStates(
+                    offsets=np.asarray(encoding.offsets, dtype=np.int64),
+                    special=np.asarray(encoding.special_tokens_mask, dtype=bool),
+                    states=np.stack([h[row, start:end] for h in hidden], axis=1).astype(np.float32),
+                    norms=np.maximum(norm, 1e-12).astype(np.float32),
+                ))
+        return (pooled / np.maximum(norms, 1e-12)).astype(np.float32), per_text
 
-    def _torch_forward(self, packed: Packed, pool: np.ndarray) -> np.ndarray:
+    def _torch_hidden(self, packed: Packed) -> list[np.ndarray]:
+        """The hidden states at each of LAYERS, (rows, tokens, DIM) each, from the torch model."""
         import torch
 
         device = torch.device(self._device)
@@ -285,9 +314,7 @@ class Encoder:
                 torch.from_numpy(packed.allowed).to(device),
                 torch.from_numpy(packed.position_ids).to(device),
             )
-            weights = torch.from_numpy(pool).to(device, hidden[0].dtype)
-            pooled = torch.stack([weights @ hidden[layer].reshape(pool.shape[1], -1) for layer in LAYERS], dim=1)
-            return pooled.float().cpu().numpy()
+            return [hidden[layer].float().cpu().numpy() for layer in LAYERS]
 
     def embed_layers(self, texts: Sequence[str], *, batch_size: int = 32, cache: bool = True) -> np.ndarray:
         """(len(texts), len(LAYERS), DIM) float32; texts seen before (with cache=True) are not encoded again."""
@@ -306,7 +333,7 @@ class Encoder:
             order = sorted(range(len(unique)), key=lambda i: len(unique[i]))
             for start in range(0, len(order), batch_size):
                 idx = order[start : start + batch_size]
-                for j, vectors in zip(idx, self._forward([_clip(unique[i]) for i in idx])):
+                for j, vectors in zip(idx, self._forward([_clip(unique[i]) for i in idx])[0]):
                     out[todo[unique[j]]] = vectors
                     if cache:
                         self._cache.put(unique[j], vectors)
@@ -316,11 +343,30 @@ class Encoder:
         """(len(texts), DIM): the usual sentence embedding (last layer, mean-pooled, L2-normalised)."""
         return self.embed_layers(texts, batch_size=batch_size, cache=cache)[:, -1]
 
+    def token_states(self, texts: Sequence[str], *, batch_size: int = 32) -> list["TokenStates"]:
+        """Each text's token states (for evidence), encoding the texts not seen lately; their pooled embeddings
+        are cached too, so a following `embed_layers` of the same texts costs nothing."""
+        out: list[TokenStates | None] = [self._token_cache.get(t) for t in texts]
+        todo = list(dict.fromkeys(t for t, hit in zip(texts, out) if hit is None))
+        if todo:
+            self.load()
+            found: dict[str, TokenStates] = {}
+            for start in range(0, len(todo), batch_size):
+                chunk = todo[start : start + batch_size]
+                pooled, states = self._forward([_clip(t) for t in chunk], tokens=True)
+                for text, vectors, state in zip(chunk, pooled, states):
+                    self._cache.put(text, vectors)
+                    self._token_cache.put(text, state)
+                    found[text] = state
+            out = [hit if hit is not None else found[t] for t, hit in zip(texts, out)]
+        return [state for state in out if state is not None]
+
     def cache_size(self) -> int:
         return len(self._cache)
 
     def clear_cache(self) -> None:
         self._cache = _LRU(self._cache.size)
+        self._token_cache = _LRU(self._token_cache.size)
 
     @property
     def threads(self) -> int:

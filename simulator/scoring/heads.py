@@ -20,6 +20,12 @@ from simulator.scoring.base import ScorerError
 from simulator.scoring.encoder import LAYERS
 
 FORMAT = 1
+EVIDENCE_PREFIX = "evidence:"
+"""Evidence taggers ("evidence:<criterion>:high" / ":low") are stored beside the heads too: word-level
+logistic regressions on `attribution.word_features`, saying which words carry a top (or a bottom) level."""
+FLAG_PREFIX = "flag:"
+"""A red flag's learned head is stored beside the criteria's heads under "flag:<red flag id>"; its score is the
+probability that the reply raises the flag, compared with the threshold in its info."""
 BLOCKS = ("c", "x", "smax", "smin", "smean")
 """Feature blocks, each at a layer ("smax@6"): c the customer line, smax/smin/smean the per-dimension max/min/mean
 over the reply's sentences, x = smean * c (how the reply relates to what the customer said)."""
@@ -133,6 +139,20 @@ class Head:
         probs = np.exp(logits)
         probs /= probs.sum(axis=1, keepdims=True)
         return probs @ np.arange(self.max_level + 1, dtype=np.float32) / self.max_level
+
+    def sensitivity(self, features: np.ndarray) -> np.ndarray:
+        """(F,) how much the score of this one row of features moves per unit of each (unstandardised) feature,
+        at this row: the softmax's gradient folded over the levels. What phrase-level evidence is weighed by."""
+        x = (features - self.mean) / self.scale
+        logits = x @ self.weights.T + self.bias
+        if self.kind == "linear":
+            return self.weights[0] / self.scale
+        logits = logits - logits.max()
+        probs = np.exp(logits)
+        probs /= probs.sum()
+        levels = np.arange(self.max_level + 1, dtype=np.float64) / self.max_level
+        gradient = probs * (levels - float(probs @ levels))
+        return (gradient @ self.weights) / self.scale
 
     def score(self, context: np.ndarray, stats: np.ndarray) -> np.ndarray:
         """0–1 scores for a batch: context (n, L, D), stats (n, 3, L, D) as from sentence_stats."""

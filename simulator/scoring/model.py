@@ -11,10 +11,13 @@ from typing import Sequence
 import numpy as np
 
 from simulator.content.rubric import Rubric
+from simulator.scoring.attribution import (
+    Sentence, evidence_phrases, sentence_weights, tagged_phrases, word_features, word_shares,
+)
 from simulator.scoring.base import ReplyScore, Scorer, ScoreRequest, ScorerError, build_reply_score
 from simulator.scoring.encoder import MAX_CHARS, WEIGHTS_SHA256, Encoder, sentence_spans
 from simulator.scoring.exemplar import ExemplarScorer
-from simulator.scoring.heads import Head, HeadSet, ReplyRows, heads_dir, load_heads
+from simulator.scoring.heads import EVIDENCE_PREFIX, FLAG_PREFIX, Head, HeadSet, ReplyRows, heads_dir, load_heads
 
 SCORER_REVISION = 1
 
@@ -37,6 +40,10 @@ class _Encoded:
     """(k, L, D) each sentence encoded on its own, at each encoder layer."""
     reply: np.ndarray
     """(D,) the reply: normalised mean of its sentences' last-layer embeddings."""
+    text: str = ""
+    """The reply as typed."""
+    parts: tuple[Sentence, ...] = ()
+    """Each sentence with where it stands in the reply and its word-pieces: what phrase evidence is read from."""
 
     @property
     def units(self) -> np.ndarray:
@@ -48,8 +55,16 @@ class _Encoded:
 
 def reply_sentences(reply: str) -> list[str]:
     """What the reply is read as: its sentences and clauses, or the whole text when it has none."""
-    sentences = [reply[a:b] for a, b in sentence_spans(reply)]
-    return sentences or [reply.strip()[:MAX_CHARS]]
+    return [reply[a:b] for a, b in reply_spans(reply)]
+
+
+def reply_spans(reply: str) -> list[tuple[int, int]]:
+    """Where the reply's sentences and clauses stand in it, or the whole (trimmed) text when it has none."""
+    spans = sentence_spans(reply)
+    if spans:
+        return spans
+    start = len(reply) - len(reply.lstrip())
+    return [(start, start + len(reply.strip()[:MAX_CHARS]))]
 
 
 class ModelScorer:
@@ -65,7 +80,12 @@ class ModelScorer:
         red_flag_margin: float = RED_FLAG_MARGIN,
         goal_threshold: float = GOAL_THRESHOLD,
         max_evidence: int = MAX_EVIDENCE,
+        evidence_unit: str = "phrase",
     ):
+        """evidence_unit: "phrase" (the words that drove each criterion: the trained evidence taggers where there
+        are some, else `attribution.py`); "attribution" (`attribution.py` only) or "sentence" (whole sentences
+        ranked by how much leaving each out moves the score, the earlier method): the evidence benchmark's
+        baselines."""
         self.encoder = encoder or Encoder()
         self.heads_folder = heads_folder or heads_dir()
         self.use_heads = use_heads
@@ -73,6 +93,7 @@ class ModelScorer:
         self.red_flag_margin = red_flag_margin
         self.goal_threshold = goal_threshold
         self.max_evidence = max_evidence
+        self.evidence_unit = evidence_unit
         self._exemplars = ExemplarScorer(self.encoder.embed)
         self._heads: dict[str, HeadSet | None] = {}
         self._lock = threading.Lock()
@@ -132,6 +153,21 @@ class ModelScorer:
                 matching[criterion.id] = head
         return matching
 
+    def flag_heads_for(self, rubric: Rubric) -> dict[str, Head]:
+        """Learned red-flag heads for this rubric's red flags (stored as "flag:<id>" beside its criteria's)."""
+        learned = self._extra_heads(rubric, FLAG_PREFIX)
+        return {flag.id: learned[FLAG_PREFIX + flag.id] for flag in rubric.red_flags if FLAG_PREFIX + flag.id in learned}
+
+    def _extra_heads(self, rubric: Rubric, prefix: str) -> dict[str, Head]:
+        """The rubric's stored heads whose key starts with `prefix` (red flags, evidence taggers)."""
+        if not self.use_heads:
+            return {}
+        self.heads_for(rubric)  # loads the rubric's head set
+        headset = self._heads.get(rubric.id)
+        if headset is None:
+            return {}
+        return {key: head for key, head in headset.heads.items() if key.startswith(prefix)}
+
     def _checked(self, headset: HeadSet | None, rubric_id: str) -> HeadSet | None:
         """`headset`, if it was fitted on the encoder this scorer runs (the same adapter, or none)."""
         adapter = self.encoder.adapter
@@ -174,17 +210,20 @@ class ModelScorer:
             groups.setdefault(id(request.rubric), []).append(i)
         for indices in groups.values():
             rubric = requests[indices[0]].rubric
-            scores, evidence = self._score_criteria(rubric, [encoded[i] for i in indices])
+            scores, evidence, learned = self._score_criteria(rubric, [encoded[i] for i in indices])
+            unlearned = [(f.id, f.examples) for f in rubric.red_flags if f.id not in learned[0]] if indices else []
             for row, i in enumerate(indices):
                 request, enc = requests[i], encoded[i]
+                by_example = set(self._matches(
+                    enc, unlearned, vectors, self.red_flag_threshold,
+                    against=_acceptable_examples(rubric), margin=self.red_flag_margin,
+                ))
+                raised = [f.id for f in rubric.red_flags if learned[row].get(f.id) or f.id in by_example]
                 results[i] = build_reply_score(
                     rubric,
                     scores[row],
                     evidence[row],
-                    red_flags=self._matches(
-                        enc, [(f.id, f.examples) for f in rubric.red_flags], vectors, self.red_flag_threshold,
-                        against=_acceptable_examples(rubric), margin=self.red_flag_margin,
-                    ),
+                    red_flags=raised,
                     goals_met=self._matches(
                         enc, [(g.id, g.examples) for g in request.goals], vectors, self.goal_threshold
                     ),
@@ -194,55 +233,94 @@ class ModelScorer:
         return [r for r in results if r is not None]
 
     def _encode(self, requests: Sequence[ScoreRequest]) -> list[_Encoded]:
-        """One encoder pass over every customer line and every sentence of every reply (cached ones skipped)."""
-        sentences = [reply_sentences(r.reply) for r in requests]
-        texts = list(dict.fromkeys([*(r.context for r in requests), *(s for ss in sentences for s in ss)]))
+        """One encoder pass over every customer line and every sentence of every reply (cached ones skipped),
+        keeping the replies' word-pieces for evidence."""
+        spans = [reply_spans(r.reply) for r in requests]
+        sentences = [[r.reply[a:b] for a, b in ss] for r, ss in zip(requests, spans)]
+        unique_sentences = list(dict.fromkeys(s for ss in sentences for s in ss))
+        states = dict(zip(unique_sentences, self.encoder.token_states(unique_sentences)))
+        texts = list(dict.fromkeys([*(r.context for r in requests), *unique_sentences]))
         vectors = dict(zip(texts, self.encoder.embed_layers(texts)))
         encoded: list[_Encoded] = []
-        for request, sents in zip(requests, sentences):
+        for request, sents, sentence_spans_ in zip(requests, sentences, spans):
             layers = np.stack([vectors[s] for s in sents])
             mean = layers[:, -1].mean(axis=0)
+            parts = tuple(Sentence(start=a, tokens=states[s], layers=vectors[s]) for s, (a, _) in zip(sents, sentence_spans_))
             encoded.append(
                 _Encoded(
                     context=vectors[request.context],
                     sentences=sents,
                     layers=layers,
                     reply=mean / max(float(np.linalg.norm(mean)), 1e-12),
+                    text=request.reply,
+                    parts=parts,
                 )
             )
         return encoded
 
     def _score_criteria(
         self, rubric: Rubric, encoded: list[_Encoded]
-    ) -> tuple[list[dict[str, float]], list[dict[str, list[str]]]]:
+    ) -> tuple[list[dict[str, float]], list[dict[str, list[str]]], list[dict[str, bool]]]:
+        """Per reply: each criterion's score and evidence, and whether each red flag with a learned head is
+        raised (flags without one are matched to their examples by the caller)."""
         heads = self.heads_for(rubric)
         scores: list[dict[str, float]] = [{} for _ in encoded]
         evidence: list[dict[str, list[str]]] = [{} for _ in encoded]
+        learned: list[dict[str, bool]] = [{} for _ in encoded]
         rows_by_recipe: dict[tuple[str, ...], ReplyRows] = {}
+
+        def rows_for(head: Head) -> ReplyRows:
+            if head.recipe not in rows_by_recipe:
+                rows_by_recipe[head.recipe] = ReplyRows.build(
+                    head.recipe, np.stack([e.context for e in encoded]), [e.layers for e in encoded]
+                )
+            return rows_by_recipe[head.recipe]
+
+        taggers = self._extra_heads(rubric, EVIDENCE_PREFIX)
+        for flag_id, head in self.flag_heads_for(rubric).items():
+            probability = head.predict(rows_for(head).matrix[: len(encoded)])
+            for row in range(len(encoded)):
+                learned[row][flag_id] = bool(probability[row] >= float(head.info.get("threshold", 0.5)))
         for criterion in rubric.criteria:
             head = heads.get(criterion.id)
             if head is not None:
-                if head.recipe not in rows_by_recipe:
-                    rows_by_recipe[head.recipe] = ReplyRows.build(
-                        head.recipe, np.stack([e.context for e in encoded]), [e.layers for e in encoded]
-                    )
-                rows = rows_by_recipe[head.recipe]
+                rows = rows_for(head)
                 predicted = head.predict(rows.matrix)
                 for row, enc in enumerate(encoded):
                     per_sentence = predicted[rows.alone[row]]
                     value = head.combined(float(predicted[row]), per_sentence)
                     scores[row][criterion.id] = value
-                    evidence[row][criterion.id] = self._rank(
-                        enc.sentences, _influence(value, per_sentence, predicted[rows.without[row]]),
-                        descending=value >= 0.5, signed=True,
-                    )
+                    if self.evidence_unit == "sentence":
+                        evidence[row][criterion.id] = self._rank(
+                            enc.sentences, _influence(value, per_sentence, predicted[rows.without[row]]),
+                            descending=value >= 0.5, signed=True,
+                        )
+                    else:
+                        side = "high" if value >= 0.5 else "low"
+                        tagger = taggers.get(f"{EVIDENCE_PREFIX}{criterion.id}:{side}") if self.evidence_unit == "phrase" else None
+                        evidence[row][criterion.id] = self._phrases(head, rows.matrix[row], enc, value, tagger)
             else:
                 for row, enc in enumerate(encoded):
                     result = self._exemplars.score(criterion, enc.units)
                     scores[row][criterion.id] = result.score
                     influence = result.influence[1:] if len(enc.sentences) > 1 else result.influence
                     evidence[row][criterion.id] = self._rank(enc.sentences, influence, descending=True)
-        return scores, evidence
+        return scores, evidence, learned
+
+    def _phrases(self, head: Head, features: np.ndarray, enc: _Encoded, value: float,
+                 tagger: Head | None = None) -> list[str]:
+        """The words of the reply that drove this criterion's score, strongest first: those its evidence tagger
+        marks for a score on this side of the middle when it marks some, else the phrases whose word-pieces
+        pushed the score this way (`attribution.py`)."""
+        if tagger is not None and enc.parts:
+            words, word_rows, seen = word_features(enc.text, enc.parts)
+            probability = np.where(seen, tagger.predict(word_rows), 0.0)
+            found = tagged_phrases(enc.text, words, probability, limit=self.max_evidence)
+            if found:
+                return found
+        weights = sentence_weights(head.recipe, head.sensitivity(features), enc.context, enc.layers)
+        words, shares = word_shares(enc.text, enc.parts, weights)
+        return evidence_phrases(enc.text, words, shares, upward=value >= 0.5, limit=self.max_evidence)
 
     def _rank(self, sentences: list[str], weights: np.ndarray, *, descending: bool, signed: bool = False) -> list[str]:
         """Sentences by weight, most influential first; with `signed`, only those that pushed the score the way

@@ -11,10 +11,12 @@ import numpy as np
 
 from simulator.content.rubric import Rubric
 from simulator.errors import FrontlineError
-from simulator.scoring.data import Example, data_hash, group_folds, load_examples, require_every_criterion, split
+from simulator.scoring.data import (
+    Example, data_hash, default_flag_files, group_folds, load_examples, require_every_criterion, split, with_flag_labels,
+)
 from simulator.scoring.encoder import BASE_MODEL, LAYERS, WEIGHTS_SHA256, Encoder
 from simulator.scoring.metrics import criterion_metrics
-from simulator.scoring.heads import Head, HeadSet, build_features, save_heads, sentence_stats
+from simulator.scoring.heads import EVIDENCE_PREFIX, FLAG_PREFIX, Head, HeadSet, build_features, save_heads, sentence_stats
 
 RECIPE = (
     "c@6", "x@6",
@@ -28,6 +30,14 @@ committing sentence inside a longer reply."""
 C_GRID = (0.002, 0.005, 0.01)
 """Inverse L2 strength of the logistic heads, picked per criterion by grouped CV on the train split."""
 FOLDS = 5
+AUGMENT = 0.5
+"""Share of the clean training replies that also train as a noisy copy (typos, case, punctuation, a greeting,
+a name, US/UK spelling, an emoji: `noise.py`) with the same labels, so that noise does not move a level."""
+FLAG_C_GRID = (0.005, 0.02, 0.05)
+EVIDENCE_C = 0.01
+"""Inverse L2 strength of the evidence taggers (word-level logistic regressions)."""
+MIN_FLAG_ROWS = 10
+"""A red flag gets a learned head when at least this many training rows raise it and this many do not."""
 
 
 class TrainingError(FrontlineError, ValueError):
@@ -71,6 +81,126 @@ def fit_head(criterion: str, features: np.ndarray, levels: np.ndarray, max_level
                 scale=scale.astype(np.float32), weights=weights, bias=bias, max_level=max_level)
 
 
+def flag_metrics(truth: np.ndarray, raised: np.ndarray) -> dict[str, float]:
+    """Precision, recall and F1 of raising a red flag, and how many rows raise it in truth."""
+    hits = float(np.sum(truth & raised))
+    precision = hits / max(float(raised.sum()), 1.0)
+    recall = hits / max(float(truth.sum()), 1.0)
+    f1 = 2 * precision * recall / max(precision + recall, 1e-9)
+    return {"precision": precision, "recall": recall, "f1": f1, "positives": float(truth.sum()), "n": float(len(truth))}
+
+
+def _fit_flag_head(flag_id: str, train: Sequence[Example], features: np.ndarray, recipe: Sequence[str], say) -> Head | None:
+    """A binary head for one red flag on the training rows labelled for red flags; its threshold is the one that
+    gives the best F1 on grouped-CV predictions (a red flag fails the turn: precision counts as much as recall).
+    None when too few rows raise it or too few do not."""
+    rows = [i for i, e in enumerate(train) if e.red_flags is not None]
+    truth = np.array([flag_id in (train[i].red_flags or ()) for i in rows])
+    if truth.sum() < MIN_FLAG_ROWS or (~truth).sum() < MIN_FLAG_ROWS:
+        say(f"  red flag {flag_id}: {int(truth.sum())} of {len(rows)} labelled rows raise it; too few for a head "
+            "(the rubric's examples are used instead)")
+        return None
+    subset = [train[i] for i in rows]
+    x = features[rows]
+    y = truth.astype(int)
+    folds = [(tr, va) for tr, va in group_folds(subset, FOLDS) if tr and va]
+    best: tuple[float, float, float, dict[str, float]] | None = None
+    for c in FLAG_C_GRID:
+        predicted = np.zeros(len(y))
+        for tr, va in folds:
+            predicted[va] = fit_head(flag_id, x[tr], y[tr], 1, c, recipe).predict(x[va])
+        for threshold in np.arange(0.2, 0.91, 0.05):
+            metrics = flag_metrics(truth, predicted >= threshold)
+            if best is None or metrics["f1"] > best[0]:
+                best = (metrics["f1"], c, float(threshold), metrics)
+    assert best is not None
+    _, c, threshold, metrics = best
+    say(f"  red flag {flag_id}: C={c} threshold {threshold:.2f} grouped-CV precision {metrics['precision']:.3f} "
+        f"recall {metrics['recall']:.3f} ({int(truth.sum())} of {len(rows)} rows raise it)")
+    head = fit_head(flag_id, x, y, 1, c, recipe)
+    head.info = {"C": c, "threshold": round(threshold, 2), "cv": {k: round(v, 4) for k, v in metrics.items()}}
+    return head
+
+
+def evidence_dir() -> Path:
+    """Hand-marked evidence spans on training replies ({"id", "reply", "spans": {criterion: [phrases]}})."""
+    from simulator import settings
+
+    return settings.models_dir() / "evidence"
+
+
+def default_span_files() -> list[Path]:
+    folder = evidence_dir()
+    return sorted(folder.glob("*.jsonl")) if folder.is_dir() else []
+
+
+def _span_rows(files: Sequence[Path]) -> dict[str, dict]:
+    from simulator.scoring.data import json_object
+
+    rows: dict[str, dict] = {}
+    for path in files:
+        for number, line in enumerate(Path(path).read_text(encoding="utf-8").split("\n"), start=1):
+            if line.strip():
+                row = json_object(line, f"{path}:{number}")
+                if isinstance(row.get("id"), str) and isinstance(row.get("spans"), dict):
+                    rows[row["id"]] = row
+    return rows
+
+
+def fit_evidence_taggers(rubric: Rubric, train: Sequence[Example], encoder: Encoder, span_files: Sequence[Path],
+                         say) -> dict[str, Head]:
+    """Per criterion, two word taggers — what makes a top level ("high") and what makes level 0 ("low") — fitted
+    on the training replies whose words were marked by hand (`span_files`), on the adapted encoder's word
+    states (`attribution.word_features`). Stored as EVIDENCE_PREFIX + "<criterion>:<side>"."""
+    from sklearn.linear_model import LogisticRegression
+
+    from simulator.scoring.attribution import Sentence, word_features
+    from simulator.scoring.model import reply_spans
+
+    marked = _span_rows(span_files)
+    rows = [e for e in train if e.id in marked and not e.noise_of and marked[e.id].get("reply") == e.reply]
+    if not rows:
+        return {}
+    sentences_of = [[e.reply[a:b] for a, b in reply_spans(e.reply)] for e in rows]
+    unique = list(dict.fromkeys(s for ss in sentences_of for s in ss))
+    states = dict(zip(unique, encoder.token_states(unique)))
+    vectors = dict(zip(unique, encoder.embed_layers(unique)))
+    per_row: list[tuple[np.ndarray, list[tuple[int, int]], np.ndarray]] = []
+    for example, sentences in zip(rows, sentences_of):
+        parts = [Sentence(start=a, tokens=states[s], layers=vectors[s])
+                 for s, (a, _) in zip(sentences, reply_spans(example.reply))]
+        words, features, seen = word_features(example.reply, parts)
+        per_row.append((features[seen], [w for w, ok in zip(words, seen) if ok], seen))
+    taggers: dict[str, Head] = {}
+    for criterion in rubric.criteria:
+        for side, wanted in (("high", criterion.max_level), ("low", 0)):
+            xs: list[np.ndarray] = []
+            ys: list[np.ndarray] = []
+            for example, (features, words, _) in zip(rows, per_row):
+                if example.labels.get(criterion.id) != wanted or not len(features):
+                    continue
+                spans = [(i, i + len(p)) for p in marked[example.id]["spans"].get(criterion.id) or []
+                         for i in [example.reply.find(p)] if p and i >= 0]
+                xs.append(features)
+                ys.append(np.array([any(a < e and s < b for s, e in spans) for a, b in words], dtype=int))
+            if len(xs) < 20 or sum(int(y.sum()) for y in ys) < 20:
+                continue
+            x, y = np.concatenate(xs), np.concatenate(ys)
+            mean, scale = x.mean(axis=0), x.std(axis=0)
+            scale[scale < 1e-8] = 1.0
+            model = LogisticRegression(C=EVIDENCE_C, max_iter=3000, class_weight="balanced")
+            model.fit((x - mean) / scale, y)
+            weights = np.zeros((2, x.shape[1]), dtype=np.float32)
+            weights[1] = model.coef_[0]
+            bias = np.array([0.0, model.intercept_[0]], dtype=np.float32)
+            key = f"{EVIDENCE_PREFIX}{criterion.id}:{side}"
+            taggers[key] = Head(criterion=key, recipe=("words",), mean=mean.astype(np.float32),
+                                scale=scale.astype(np.float32), weights=weights, bias=bias, max_level=1,
+                                info={"replies": len(xs), "words": int(len(y)), "marked": int(y.sum())})
+            say(f"  evidence tagger {criterion.id}/{side}: {len(xs)} replies, {int(y.sum())} of {len(y)} words marked")
+    return taggers
+
+
 def levels_of(scores: np.ndarray, max_level: int) -> np.ndarray:
     """The rubric's mapping from 0–1 scores to levels (Criterion.level_for), vectorised."""
     return np.clip(np.round(np.clip(scores, 0, 1) * max_level), 0, max_level).astype(int)
@@ -107,6 +237,9 @@ def train_heads(
     adapt: bool = False,
     adapter_folder: Path | None = None,
     adapt_settings=None,
+    flag_files: Sequence[Path] | None = None,
+    span_files: Sequence[Path] | None = None,
+    augment_fraction: float = AUGMENT,
     log=None,
 ) -> TrainResult:
     """Fit one head per criterion of `rubric` on the train split of `data_files`; write models/heads/<id>.npz.
@@ -121,9 +254,15 @@ def train_heads(
     max_levels = {c.id: c.max_level for c in rubric.criteria}
     examples = load_examples(data_files, rubric.criterion_ids, max_level=max_levels)
     require_every_criterion(examples, rubric.criterion_ids, data_files)
+    flag_files = list(default_flag_files() if flag_files is None else flag_files)
+    examples = with_flag_labels(examples, flag_files)
     train, test = split(examples)
     if len(train) < 20:
         raise TrainingError(f"only {len(train)} training rows after the train/test split; label more data")
+    from simulator.scoring.noise import augment
+
+    clean_train = len(train)
+    train = augment(train, augment_fraction)
     if adapt:
         from simulator.scoring.adapter import save_adapter
         from simulator.scoring.finetune import AdapterSettings, fit_adapter
@@ -140,7 +279,8 @@ def train_heads(
         encoder = Encoder(adapter=adapter)
     encoder = encoder or Encoder()
     adapter_digest = encoder.adapter.digest if encoder.adapter is not None else None
-    say(f"encoding {len(train)} training rows ({len(test)} held out for `frontline eval`)…")
+    say(f"encoding {len(train)} training rows ({clean_train} labelled, {len(train) - clean_train} noisy copies; "
+        f"{len(test)} held out for `frontline eval`)…")
     encoded = encode_examples(encoder, train)
     all_features = build_features(recipe, encoded.contexts, encoded.stats)
     heads: dict[str, Head] = {}
@@ -168,6 +308,14 @@ def train_heads(
         head.info = {"C": best_c, "cv": {k: round(v, 4) for k, v in best_cv.items()},
                      "train_level_counts": np.bincount(levels, minlength=criterion.max_level + 1).tolist()}
         heads[criterion.id] = head
+    flag_cv: dict[str, dict[str, float]] = {}
+    for flag in rubric.red_flags:
+        head = _fit_flag_head(flag.id, train, all_features, recipe, say)
+        if head is not None:
+            heads[FLAG_PREFIX + flag.id] = head
+            flag_cv[flag.id] = head.info["cv"]
+    span_files = list(default_span_files() if span_files is None else span_files)
+    heads.update(fit_evidence_taggers(rubric, train, encoder, span_files, say))
     held_out: dict[str, dict[str, float]] = {}
     if test:
         say(f"scoring the {len(test)} held-out rows (reported only, never used to choose anything)…")
@@ -181,12 +329,22 @@ def train_heads(
             predicted = heads[criterion.id].predict(features_test[rows])
             metrics = criterion_metrics(truth, predicted, levels_of(predicted, criterion.max_level), criterion.max_level)
             held_out[criterion.id] = {k: round(v, 4) for k, v in metrics.items()}
+        for flag in rubric.red_flags:
+            head = heads.get(FLAG_PREFIX + flag.id)
+            rows = [i for i, e in enumerate(test) if e.red_flags is not None]
+            if head is None or not rows:
+                continue
+            truth = np.array([flag.id in (test[i].red_flags or ()) for i in rows])
+            raised = head.predict(features_test[rows]) >= head.info["threshold"]
+            held_out[FLAG_PREFIX + flag.id] = {k: round(v, 4) for k, v in flag_metrics(truth, raised).items()}
     import sklearn
 
     meta = {
-        "data_hash": data_hash(data_files),
-        "data_files": [Path(p).name for p in data_files],
-        "rows": {"train": len(train), "test": len(test)},
+        "data_hash": data_hash([*data_files, *flag_files, *span_files]),
+        "data_files": [Path(p).name for p in [*data_files, *flag_files, *span_files]],
+        "rows": {"train": clean_train, "noisy_copies": len(train) - clean_train, "test": len(test)},
+        "red_flag_heads": {fid: {"cv": cv, "threshold": heads[FLAG_PREFIX + fid].info["threshold"]}
+                           for fid, cv in flag_cv.items()},
         "rows_per_criterion": {c.id: {"train": sum(c.id in e.labels for e in train),
                                       "test": sum(c.id in e.labels for e in test)} for c in rubric.criteria},
         "base_model": BASE_MODEL,

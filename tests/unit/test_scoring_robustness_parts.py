@@ -1,0 +1,115 @@
+"""The numpy parts of the scorer's robustness work: phrase evidence from token shares, noisy copies for
+training, red-flag labels in the data. (The model itself is tested in tests/model.)"""
+
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import pytest
+
+from simulator.scoring import encoder as encoder_module
+from simulator.scoring.attribution import Sentence, evidence_phrases, phrases, sentence_weights, word_shares
+from simulator.scoring.data import DataError, Example, load_examples, with_flag_labels
+from simulator.scoring.encoder import TokenStates
+from simulator.scoring.noise import KINDS, augment, noisy
+
+DIM = encoder_module.DIM
+L = len(encoder_module.LAYERS)
+
+
+def _tokens(text: str, directions: dict[str, np.ndarray], rng: np.random.Generator) -> TokenStates:
+    """Synthetic word-pieces, one per word plus [CLS]/[SEP]: a word listed in `directions` points that way."""
+    import re
+
+    words = [m.span() for m in re.finditer(r"\S+", text)]
+    states = [rng.normal(scale=0.1, size=(L, DIM))]
+    for a, b in words:
+        vector = directions.get(text[a:b].strip(",."), np.zeros(DIM))
+        states.append(np.repeat(vector[None], L, axis=0) + rng.normal(scale=0.1, size=(L, DIM)))
+    states.append(rng.normal(scale=0.1, size=(L, DIM)))
+    offsets = [(0, 0), *words, (0, 0)]
+    special = [True] + [False] * len(words) + [True]
+    stacked = np.array(states, dtype=np.float32)
+    return TokenStates(offsets=np.array(offsets), special=np.array(special), states=stacked,
+                       norms=np.linalg.norm(stacked.mean(axis=0), axis=-1).astype(np.float32))
+
+
+def _evidence(text: str, weights: np.ndarray, directions: dict[str, np.ndarray], upward: bool) -> list[str]:
+    rng = np.random.default_rng(0)
+    tokens = _tokens(text, directions, rng)
+    layers = tokens.states.mean(axis=0) / tokens.norms[:, None]
+    sentence = Sentence(start=0, tokens=tokens, layers=layers)
+    per_sentence = sentence_weights(("smean@6",), weights, np.zeros((L, DIM)), layers[None])
+    words, shares = word_shares(text, [sentence], per_sentence)
+    return evidence_phrases(text, words, shares, upward=upward, limit=3)
+
+
+def test_the_phrase_holding_the_words_a_criterion_reads_is_its_evidence_and_criteria_differ():
+    rng = np.random.default_rng(1)
+    warm, action = rng.normal(size=DIM), rng.normal(size=DIM)
+    directions = {"awful": warm * 3, "sorry": warm * 3, "booking": action * 3, "now": action * 3}
+    text = "I'm so sorry, that sounds awful, I'm booking the engineer now"
+    empathy = _evidence(text, warm, directions, upward=True)
+    ownership = _evidence(text, action, directions, upward=True)
+    assert "awful" in empathy[0] or "sorry" in empathy[0]
+    assert "booking the engineer now" in ownership[0]
+    assert empathy[0] != ownership[0]
+    for phrase in empathy + ownership:
+        assert phrase in text and phrase != text  # a phrase of the reply, not the whole of it
+
+
+def test_a_low_score_is_explained_by_the_words_that_pulled_it_down():
+    rng = np.random.default_rng(2)
+    blame = rng.normal(size=DIM)
+    text = "Sorry about that, but you really should have checked the booking"
+    low = _evidence(text, -blame, {"should": blame * 4, "checked": blame * 4}, upward=False)
+    assert "should have checked" in low[0]
+
+
+def test_phrases_are_cut_at_clause_punctuation_and_before_conjunctions():
+    text = "I'm sorry, but the sizes were on your booking and you should have checked. Next!"
+    import re
+
+    words = [m.span() for m in re.finditer(r"\S+", text)]
+    groups = [" ".join(text[a:b] for a, b in (words[i] for i in g)) for g in phrases(text, words)]
+    assert groups == ["I'm sorry,", "but the sizes were on your booking", "and you should have checked.", "Next!"]
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_each_kind_of_noise_changes_the_surface_only(kind):
+    text = "I'm so sorry we cancelled your colour fitting, I'll organise a new one for Tuesday."
+    noisy_text = KINDS[kind](text, random.Random(3))
+    assert noisy_text != text and noisy_text.strip()
+    assert noisy_text.lower().replace("z", "s").count("tuesday") == 1  # the content is still there
+
+
+def test_augment_adds_noisy_copies_with_the_same_labels_and_flags_and_never_copies_a_copy():
+    rows = [Example(id=f"r{i}", context="c", reply="Sorry, I'll ring the depot now and call you back.",
+                    labels={"empathy": 1, "ownership": 2}, red_flags=()) for i in range(50)]
+    rows.append(Example(id="n1", context="c", reply="sorry", labels={"empathy": 1}, noise_of="r0"))
+    out = augment(rows, 0.5, seed=0)
+    extra = out[len(rows):]
+    assert 10 < len(extra) < 40 and all(e.noise_of and e.id.startswith(e.noise_of + "~aug-") for e in extra)
+    assert all(e.labels == {"empathy": 1, "ownership": 2} and e.red_flags == () for e in extra)
+    assert not any(e.noise_of == "n1" for e in extra)
+    assert noisy("Hi", random.Random(0))[1] != "Hi"
+
+
+def test_red_flag_labels_come_from_the_row_or_from_a_flags_file(tmp_path):
+    data = tmp_path / "part.jsonl"
+    data.write_text("\n".join(json.dumps(r) for r in [
+        {"id": "a", "context": "c", "reply": "Your fault.", "empathy": 0, "red_flags": ["blames_customer"]},
+        {"id": "b", "context": "c", "reply": "Sorry!", "empathy": 1},
+        {"id": "c", "context": "c", "reply": "Sure.", "empathy": 1},
+    ]) + "\n")
+    flags = tmp_path / "flags.jsonl"
+    flags.write_text(json.dumps({"id": "b", "red_flags": []}) + "\n" + json.dumps({"id": "a", "red_flags": []}) + "\n")
+    rows = {e.id: e for e in with_flag_labels(load_examples([data], ["empathy"]), [flags])}
+    assert rows["a"].red_flags == ("blames_customer",)  # the row's own label wins
+    assert rows["b"].red_flags == () and rows["c"].red_flags is None  # c is not labelled for red flags
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"id": "x", "context": "c", "reply": "r", "empathy": 0, "red_flags": "blame"}) + "\n")
+    with pytest.raises(DataError, match=r"bad.jsonl:1: 'red_flags' must be a list"):
+        load_examples([bad], ["empathy"])
