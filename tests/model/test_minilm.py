@@ -1,5 +1,6 @@
-"""Both forward passes (plain torch and the ONNX Runtime graph) give transformers' numbers, and packing several
-texts into one row gives what encoding each alone gives, so the trained heads stay valid whichever runs."""
+"""Both forward passes (transformers' BertModel taking packed rows, the torch backend; and the ONNX Runtime graph)
+give transformers' numbers for plain padded batches, and packing several texts into one row gives what encoding
+each alone gives, so the trained heads stay valid whichever runs."""
 
 from __future__ import annotations
 
