@@ -22,6 +22,7 @@ same side.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import shutil
@@ -103,42 +104,69 @@ def _line_folds(examples: Sequence[Example], k: int) -> list[tuple[np.ndarray, n
 
 
 def fit_towards(base: Head, features: np.ndarray, levels: np.ndarray, strength: float) -> Head:
-    """The head minimising strength·C·log-loss on (features, levels) + ½‖W − W_base‖² + ½·BIAS_PRIOR‖b − b_base‖²."""
+    """The head minimising strength·C·log-loss on (features, levels) + ½‖W − W_base‖² + ½·BIAS_PRIOR‖b − b_base‖².
+
+    The log-loss sees W only through X·Wᵀ (X: the n standardised rows), so the minimiser's W − W_base lies in
+    the span of those rows. The problem is solved there exactly: with X Xᵀ = U S Uᵀ, W − W_base = Dᵀ Vᵀ where
+    V = Xᵀ U S^-½ is orthonormal, X·(W − W_base)ᵀ = U S^½ D and ‖W − W_base‖ = ‖D‖. That is n×levels unknowns
+    instead of features×levels (hundreds, not ten thousand), so each of the optimiser's steps is a small
+    product rather than a pass over the n × 3,840 feature matrix; with many small BLAS calls under a busy CPU
+    that difference was minutes per `frontline calibrate`."""
     if strength <= 0 or len(levels) == 0:
         return base
     from scipy.optimize import minimize
 
     c = float(base.info.get("C", 0.01))
     a = strength * c
-    x = (features - base.mean) / base.scale
-    k, f = base.weights.shape
+    x64 = ((features - base.mean) / base.scale).astype(np.float64)
+    k, _f = base.weights.shape
     onehot = np.zeros((len(levels), k))
     onehot[np.arange(len(levels)), levels] = 1.0
     w0 = base.weights.astype(np.float64)
     b0 = base.bias.astype(np.float64)
-    x64 = x.astype(np.float64)
+    gram = x64 @ x64.T
+    eigval, eigvec = np.linalg.eigh(gram)
+    keep = eigval > max(float(eigval.max()), 1e-12) * 1e-10
+    eigval, eigvec = eigval[keep], eigvec[:, keep]
+    z = eigvec * np.sqrt(eigval)  # n × r: the rows' coordinates in the orthonormal basis V of their span
+    offset = x64 @ w0.T  # the shipped head's logits, less its bias
+    r = z.shape[1]
 
     def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        w = theta[: k * f].reshape(k, f)
-        b = theta[k * f:]
-        logits = x64 @ w.T + b
+        d = theta[: r * k].reshape(r, k)
+        b = theta[r * k:]
+        logits = offset + z @ d + b
         logits -= logits.max(axis=1, keepdims=True)
         logp = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
         p = np.exp(logp)
-        value = -a * float((onehot * logp).sum()) + 0.5 * float(((w - w0) ** 2).sum()) \
+        value = -a * float((onehot * logp).sum()) + 0.5 * float((d ** 2).sum()) \
             + 0.5 * BIAS_PRIOR * float(((b - b0) ** 2).sum())
         diff = a * (p - onehot)
-        grad_w = diff.T @ x64 + (w - w0)
+        grad_d = z.T @ diff + d
         grad_b = diff.sum(axis=0) + BIAS_PRIOR * (b - b0)
-        return value, np.concatenate([grad_w.ravel(), grad_b])
+        return value, np.concatenate([grad_d.ravel(), grad_b])
 
-    start = np.concatenate([w0.ravel(), b0])
-    result = minimize(loss, start, jac=True, method="L-BFGS-B", options={"maxiter": 300})
-    theta = result.x
+    start = np.concatenate([np.zeros(r * k), b0])
+    result = minimize(loss, start, jac=True, method="L-BFGS-B", options={"maxiter": 1000})
+    d = result.x[: r * k].reshape(r, k)
+    basis = x64.T @ (eigvec / np.sqrt(eigval))  # features × r, orthonormal columns
+    weights = w0 + (basis @ d).T
     return Head(criterion=base.criterion, recipe=base.recipe, mean=base.mean, scale=base.scale,
-                weights=theta[: k * f].reshape(k, f).astype(np.float32), bias=theta[k * f:].astype(np.float32),
+                weights=weights.astype(np.float32), bias=result.x[r * k:].astype(np.float32),
                 max_level=base.max_level, kind=base.kind, combine=base.combine,
                 info={**base.info, "calibration_strength": strength})
+
+
+def _one_blas_thread():
+    """The fits are many small matrix products: BLAS threads only add synchronisation, and on a busy CPU
+    (other processes on the same cores) a multi-threaded OpenBLAS made each product wait for a preempted thread,
+    taking one `frontline calibrate` from seconds to minutes. threadpoolctl (installed with scikit-learn) limits
+    them to one thread where it is present; without it nothing changes."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - scikit-learn brings it
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def agreement(truth: np.ndarray, scores: np.ndarray, max_level: int) -> dict[str, float]:
@@ -230,8 +258,9 @@ def calibrate(
             features = features_for(fit, base.recipe)[fit_idx] if fit_idx else np.zeros((0, 1))
             levels = np.array([fit[i].labels[criterion.id] for i in fit_idx])
             subset = [fit[i] for i in fit_idx]
-            report.strength = _choose_strength(base, features, levels, subset, strengths)
-            head = fit_towards(base, features, levels, report.strength)
+            with _one_blas_thread():
+                report.strength = _choose_strength(base, features, levels, subset, strengths)
+                head = fit_towards(base, features, levels, report.strength)
         if held_idx:
             held_features = features_for(held, base.recipe)[held_idx]
             truth = np.array([held[i].labels[criterion.id] for i in held_idx])
