@@ -35,7 +35,8 @@ def cmd_calibrate(args, services: Services) -> int:
     say = (lambda m: services.stderr.write(clean(m) + "\n")) if not args.json else (lambda m: None)
     say(f"{len(examples)} labelled row(s): fitting on {len(fit)}, holding out {len(held)} "
         f"(whole customer lines) to measure agreement")
-    report = calibrate(rubric, fit, held, out=out, labels_hash=labels_digest(files), log=say)
+    report = calibrate(rubric, fit, held, out=out, labels_hash=labels_digest(files), log=say,
+                       criteria=args.criteria)
     from simulator.scoring.model import ModelScorer
 
     version = ModelScorer(heads_folder=out).version
@@ -60,5 +61,8 @@ def register(sub) -> None:
     p.add_argument("--rubric", default="service", help="the rubric to calibrate (default: service)")
     p.add_argument("--holdout", type=float, default=None, metavar="FRACTION",
                    help="share of the customer lines held out to measure agreement (default 0.25)")
+    p.add_argument("--criteria", nargs="+", default=None, metavar="ID",
+                   help="refit only these criteria (the ones your house rule changes); the others keep the "
+                        "shipped heads exactly (default: every criterion the labels cover)")
     p.add_argument("--json", action="store_true", help="print the agreement report as JSON")
     p.set_defaults(handler=cmd_calibrate)

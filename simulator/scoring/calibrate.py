@@ -219,12 +219,22 @@ def calibrate(
     out: Path | None = None,
     labels_hash: str = "",
     strengths: Sequence[float] = STRENGTHS,
+    criteria: Sequence[str] | None = None,
     features_for: Callable[[Sequence[Example], tuple[str, ...]], np.ndarray] | None = None,
     log: Callable[[str], None] | None = None,
 ) -> CalibrationReport:
     """Fit calibrated heads for `rubric` on `fit`, measure before/after on `held`, and (with `out`) write a
-    scorer folder: the calibrated heads plus copies of the shipped heads of every other rubric."""
+    scorer folder: the calibrated heads plus copies of the shipped heads of every other rubric.
+
+    `criteria`: refit only these (the ones a house rule changes); every other criterion keeps its shipped head
+    exactly, whatever the labels say about it (its agreement is still reported)."""
     say = log or (lambda _m: None)
+    known = [c.id for c in rubric.criteria]
+    if criteria is not None:
+        unknown = [c for c in criteria if c not in known]
+        if unknown or not criteria:
+            raise CalibrationError(f"--criteria {' '.join(unknown) or '(none)'}: rubric {rubric.id!r} has the "
+                                   f"criteria {', '.join(known)}")
     base_folder = base_folder or heads_dir()
     shipped = load_heads(rubric.id, base_folder)
     if shipped is None or not all(c.id in shipped.heads for c in rubric.criteria):
@@ -254,7 +264,7 @@ def calibrate(
         held_idx = [i for i, e in enumerate(held) if criterion.id in e.labels]
         report = CriterionReport(criterion.id, len(fit_idx), len(held_idx), 0.0)
         head = base
-        if len(fit_idx) >= MIN_ROWS:
+        if len(fit_idx) >= MIN_ROWS and (criteria is None or criterion.id in criteria):
             features = features_for(fit, base.recipe)[fit_idx] if fit_idx else np.zeros((0, 1))
             levels = np.array([fit[i].labels[criterion.id] for i in fit_idx])
             subset = [fit[i] for i in fit_idx]
@@ -276,13 +286,15 @@ def calibrate(
     if out is not None:
         meta = dict(shipped.meta)
         meta.pop("criteria", None)
-        meta["data_hash"] = hashlib.sha256(f"{shipped.data_hash}+{labels_hash}".encode()).hexdigest()
+        only = "" if criteria is None else "+only:" + ",".join(sorted(criteria))  # a different scorer, a new version
+        meta["data_hash"] = hashlib.sha256(f"{shipped.data_hash}+{labels_hash}{only}".encode()).hexdigest()
         meta["calibration"] = {
             "labels_hash": labels_hash,
             "shipped_data_hash": shipped.data_hash,
             "rows": {"fit": len(fit), "held_out": len(held)},
             "lines": {"fit": fit_lines, "held_out": held_lines},
             "strength": {r.criterion: r.strength for r in reports},
+            "criteria": list(criteria) if criteria is not None else known,
             "held_out_agreement": {r.criterion: {"before": r.before, "after": r.after} for r in reports},
         }
         write_folder(HeadSet(rubric_id=rubric.id, heads=heads, meta=meta), out, base_folder)

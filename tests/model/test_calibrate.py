@@ -54,3 +54,26 @@ def test_calibrate_mistakes_are_explained(tmp_path):
     assert code == 2 and "no such labels file" in err
     code, _, err = _cli("--scorer", str(tmp_path), "list")
     assert code == 2 and "is not a scorer folder" in err
+
+
+def test_calibrating_only_the_changed_criterion_keeps_the_others_shipped(tmp_path):
+    import numpy as np
+
+    from simulator.scoring.heads import heads_dir, load_heads
+
+    labels = tmp_path / "house.jsonl"
+    labels.write_text("".join(json.dumps(r) + "\n" for r in rows(LINES[:10])), encoding="utf-8")
+    out = tmp_path / "scorer"
+    code, text, err = _cli("calibrate", "--labels", str(labels), "--out", str(out), "--criteria", "ownership",
+                           "--json")
+    assert code == 0, err
+    report = json.loads(text)["criteria"]
+    assert report["empathy"]["strength"] == 0 and report["script_avoidance"]["strength"] == 0
+    assert report["empathy"]["before"] == report["empathy"]["after"]
+    shipped, calibrated = load_heads("service", heads_dir()), load_heads("service", out)
+    for cid in ("empathy", "script_avoidance"):
+        assert np.array_equal(shipped.heads[cid].weights, calibrated.heads[cid].weights)
+    assert json.loads((out / "service.json").read_text())["calibration"]["criteria"] == ["ownership"]
+
+    code, _, err = _cli("calibrate", "--labels", str(labels), "--out", str(out), "--criteria", "warmth")
+    assert code == 2 and "has the criteria" in err and "Traceback" not in err
