@@ -12,6 +12,7 @@ here (`--db` over FRONTLINE_DB, and so on), and the tests set the variables and 
 | FRONTLINE_THREADS | threads the scorer uses (default: every core, at most 8) |
 | FRONTLINE_SCORER | address of a running scoring service (`unix:/path` or `127.0.0.1:PORT`): score through it instead of loading the model (see `frontline scorer-service`) |
 | FRONTLINE_SCORER_DIR | a scorer folder written by `frontline calibrate`: every command and app scores with its heads (`--scorer DIR` wins) |
+| FRONTLINE_SCORER_CACHE | the folder where the CPU scorer keeps its built graph, so a later start only loads it (default: the platform's user cache folder + `/scorer`; `off`: build it in memory every time) |
 | FRONTLINE_REVIEW_SECRET | `frontline serve` only: the secret that opens the trainer's review in the browser (off when unset) |
 
 The environment is read when a value is asked for, not at import, so a test that sets a variable sees it.
@@ -27,7 +28,7 @@ from pathlib import Path
 _PACKAGE = Path(__file__).resolve().parent
 
 VARIABLES = ("FRONTLINE_DB", "FRONTLINE_DATA_DIR", "FRONTLINE_DEVICE", "FRONTLINE_BACKEND", "FRONTLINE_THREADS",
-             "FRONTLINE_SCORER", "FRONTLINE_REVIEW_SECRET", "FRONTLINE_SCORER_DIR")
+             "FRONTLINE_SCORER", "FRONTLINE_REVIEW_SECRET", "FRONTLINE_SCORER_DIR", "FRONTLINE_SCORER_CACHE")
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,8 @@ class Settings:
     """FRONTLINE_REVIEW_SECRET: opens the review in `frontline serve`; None keeps it closed."""
     scorer_dir: str | None = None
     """FRONTLINE_SCORER_DIR: a calibrated scorer folder (`frontline calibrate`) to score with; None: the shipped."""
+    scorer_cache: Path | None = None
+    """FRONTLINE_SCORER_CACHE: where the built encoder graph is cached (`scorer_cache_dir()`); None: not cached."""
 
 
 def _text(name: str) -> str | None:
@@ -64,6 +67,7 @@ def current() -> Settings:
         scorer=_text("FRONTLINE_SCORER"),
         review_secret=_text("FRONTLINE_REVIEW_SECRET"),
         scorer_dir=_text("FRONTLINE_SCORER_DIR"),
+        scorer_cache=scorer_cache_dir(),
     )
 
 
@@ -81,6 +85,20 @@ def data_dir() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_data_dir("frontline"))
+
+
+def scorer_cache_dir() -> Path | None:
+    """FRONTLINE_SCORER_CACHE, else the platform's user cache folder + `scorer` (`~/.cache/frontline/scorer` on
+    Linux); None when it is `off`. One folder whatever FRONTLINE_DATA_DIR says: what is cached there is derived
+    from the installed model and adapter only, and is keyed by their digests."""
+    configured = _text("FRONTLINE_SCORER_CACHE")
+    if configured and configured.lower() in ("off", "none", "0", "false", "no"):
+        return None
+    if configured:
+        return Path(configured).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("frontline")) / "scorer"
 
 
 def default_sqlite_path() -> Path:

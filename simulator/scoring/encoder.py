@@ -251,7 +251,10 @@ class Encoder:
                 if backend == "onnx":
                     from simulator.scoring.onnx_minilm import OnnxMiniLM
 
-                    model: Any = OnnxMiniLM(folder, LAYERS, threads, adapter)
+                    # The built graph is cached (settings.scorer_cache_dir()), keyed by the weights' sha256 that
+                    # verify_weights has just checked; a later start loads it instead of building it.
+                    model: Any = OnnxMiniLM(folder, LAYERS, threads, adapter, cache_dir=settings.current().scorer_cache,
+                                            weights_sha256=self._expected_sha256 or WEIGHTS_SHA256)
                 else:
                     # Only takes effect if torch is not imported yet: idle OpenMP threads sleep, not spin.
                     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
