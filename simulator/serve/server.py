@@ -17,9 +17,12 @@ import hashlib
 import hmac
 import logging
 import shlex
+import shutil
 import sys
+import tempfile
 import unicodedata
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any, Callable
 from urllib.parse import quote, unquote
 
@@ -28,6 +31,7 @@ from textual_serve.app_service import AppService
 from textual_serve.server import Server
 
 from simulator.serve import pages
+from simulator.serve.forkserver import ForkedProcess, ForkServer
 
 log = logging.getLogger("frontline.serve")
 
@@ -64,19 +68,44 @@ class ServeOptions:
     review_secret: str | None = None
     max_sessions: int = 200
     title: str = "Frontline"
+    fork_server: bool = True
+    """Fork each trainee's app from a process that has already imported and loaded what every app needs
+    (`simulator.serve.forkserver`); False: start each one from nothing."""
+
+
+def app_environment(environment: dict[str, str], *, debug: bool = False, width: int = 80,
+                    height: int = 24) -> dict[str, str]:
+    """The environment textual-serve gives an app process (its web driver, …), with Frontline's variables."""
+    env = AppService._build_environment(SimpleNamespace(debug=debug), width=width, height=height)  # type: ignore
+    env.update(environment)
+    return env
 
 
 class _AppProcess(AppService):
-    """textual-serve's app process, with Frontline's environment, and killed if it does not quit in time."""
+    """textual-serve's app process, with Frontline's environment, forked by the fork server when one runs, and
+    killed if it does not quit in time."""
 
-    def __init__(self, command: str, environment: dict[str, str], **kwargs: Any) -> None:
+    def __init__(self, command: str, environment: dict[str, str], *,
+                 fork: tuple[ForkServer, list[str]] | None = None, **kwargs: Any) -> None:
         super().__init__(command, **kwargs)
         self._environment = environment
+        self._fork = fork
 
     def _build_environment(self, width: int = 80, height: int = 24) -> dict[str, str]:
-        env = super()._build_environment(width=width, height=height)
-        env.update(self._environment)
-        return env
+        return app_environment(self._environment, debug=self.debug, width=width, height=height)
+
+    async def _open_app_process(self, width: int = 80, height: int = 24) -> Any:
+        if self._fork is not None and self._fork[0].alive:
+            server, args = self._fork
+            try:
+                process = await server.spawn(args, self._build_environment(width=width, height=height))
+            except OSError as exc:
+                log.warning("the fork server could not start an app (%s); starting it from nothing", exc)
+            else:
+                self._process = process  # type: ignore[assignment]
+                self._stdin = process.stdin
+                return process
+        return await super()._open_app_process(width, height)
 
     async def stop(self) -> None:
         if self._task is None:
@@ -89,6 +118,8 @@ class _AppProcess(AppService):
                 self._process.kill()
             await self._task
         self._task = None
+        if isinstance(self._process, ForkedProcess):
+            self._process.close()
 
 
 class TeamServer(Server):
@@ -98,6 +129,9 @@ class TeamServer(Server):
         super().__init__(command="frontline", host=options.host, port=options.port, title=options.title)
         self.options = options
         self.live = 0
+        self.forks: ForkServer | None = None
+        self._fork_folder: str | None = None
+        self._fork_start: asyncio.Task | None = None
         self._startup_hook = on_startup
         self._review_token = (hmac.new(options.review_secret.encode(), b"frontline-review", hashlib.sha256).hexdigest()
                               if options.review_secret else None)
@@ -118,13 +152,35 @@ class TeamServer(Server):
             web.static("/static", self.statics_path, name="static"),
         ])
         app.on_startup.append(self.on_startup)
+        app.on_cleanup.append(self.on_cleanup)
         return app
 
     async def on_startup(self, app: web.Application) -> None:
         where = f"http://{self.options.host}:{self.options.port}/"
         print(f"frontline serve: open {where} in a browser (Ctrl+C stops)", flush=True)
+        if self.options.fork_server:  # in the background: visitors who come meanwhile get an app started afresh
+            self._fork_folder = tempfile.mkdtemp(prefix="frontline-fork-")  # private (0700)
+            self.forks = ForkServer(self._fork_folder, app_environment(self.options.environment, debug=self.debug),
+                                    [sys.executable, "-m", "simulator.serve.forkserver"])
+            self._fork_start = asyncio.create_task(self._start_forks(self.forks))
         if self._startup_hook is not None:
             self._startup_hook()
+
+    async def _start_forks(self, forks: ForkServer) -> None:
+        if not await forks.start():
+            log.warning("the fork server did not start; each visitor's app starts from nothing")
+
+    async def on_cleanup(self, app: web.Application) -> None:
+        if self._fork_start is not None:
+            self._fork_start.cancel()
+            try:
+                await self._fork_start
+            except (asyncio.CancelledError, Exception):
+                pass
+        if self.forks is not None:
+            await self.forks.stop()
+        if self._fork_folder is not None:
+            shutil.rmtree(self._fork_folder, ignore_errors=True)
 
     def initialize_logging(self) -> None:
         logging.basicConfig(level=logging.DEBUG if self.debug else logging.WARNING,
@@ -188,7 +244,8 @@ class TeamServer(Server):
         return response
 
     async def handle_health(self, request: web.Request) -> web.Response:
-        return web.json_response({"ok": True, "sessions": self.live})
+        return web.json_response({"ok": True, "sessions": self.live,
+                                  "fork_server": self.forks is not None and self.forks.alive})
 
     # -- the trainer's review (only with a secret)
 
@@ -233,9 +290,12 @@ class TeamServer(Server):
 
     # -- the websockets: one app process each
 
+    def app_args(self, trainee: str) -> list[str]:
+        """The trainee app's command line, after `frontline`."""
+        return ["serve-app", "--trainee", trainee, *self.options.app_args]
+
     def app_command(self, trainee: str) -> str:
-        return shlex.join([sys.executable, "-m", "simulator", "serve-app", "--trainee", trainee,
-                           *self.options.app_args])
+        return shlex.join([sys.executable, "-m", "simulator", *self.app_args(trainee)])
 
     def review_command(self, reviewer: str) -> str:
         return shlex.join([sys.executable, "-m", "simulator", "review", "--reviewer", reviewer])
@@ -246,7 +306,8 @@ class TeamServer(Server):
             return await self._refuse(request, problem or "sign in first: reload the page")
         if self.live >= self.options.max_sessions:
             return await self._refuse(request, "the server is full")
-        return await self._run_app(request, self.app_command(name))
+        fork = (self.forks, self.app_args(name)) if self.forks is not None else None
+        return await self._run_app(request, self.app_command(name), fork=fork)
 
     async def handle_review_websocket(self, request: web.Request) -> web.WebSocketResponse:
         reviewer = self._reviewer(request)
@@ -260,7 +321,8 @@ class TeamServer(Server):
         await websocket.close(code=4403, message=why.encode()[:120])
         return websocket
 
-    async def _run_app(self, request: web.Request, command: str) -> web.WebSocketResponse:
+    async def _run_app(self, request: web.Request, command: str,
+                       fork: tuple[ForkServer, list[str]] | None = None) -> web.WebSocketResponse:
         websocket = web.WebSocketResponse(heartbeat=15)
         width = _int(request.query.get("width"), 80)
         height = _int(request.query.get("height"), 24)
@@ -268,7 +330,7 @@ class TeamServer(Server):
         self.live += 1
         try:
             await websocket.prepare(request)
-            process = _AppProcess(command, self.options.environment, write_bytes=websocket.send_bytes,
+            process = _AppProcess(command, self.options.environment, fork=fork, write_bytes=websocket.send_bytes,
                                   write_str=websocket.send_str, close=websocket.close,
                                   download_manager=self.download_manager, debug=self.debug)
             await process.start(width, height)

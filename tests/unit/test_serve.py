@@ -3,22 +3,27 @@ messages. (tests/browser drives the whole thing in Chromium.)"""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import shlex
 import socket
+import sys
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from helpers.fakes import FakeScorer
 from simulator.cli import main
-from simulator.serve.server import ServeOptions, TeamServer, check_name
+from simulator import __version__
+from simulator.serve.forkserver import ForkServer
+from simulator.serve.server import ServeOptions, TeamServer, app_environment, check_name
 from simulator.services import Services
 
 SECRET = "correct horse battery staple"
 
 
 async def _client(**options) -> TestClient:
+    options.setdefault("fork_server", False)  # test_the_fork_server_* start it
     server = TeamServer(ServeOptions(**options))
     client = TestClient(TestServer(await server._make_app()))
     await client.start_server()
@@ -114,6 +119,49 @@ def test_names_reach_the_app_process_as_one_argument_whatever_they_hold():
     for bad in ("", " ", "x" * 101, "a\u202eb", "bell\x07"):
         with pytest.raises(ValueError):
             check_name(bad)
+
+
+async def test_the_fork_server_forks_a_ready_app_per_request_and_reports_how_it_ended(tmp_path):
+    environment = app_environment({"FRONTLINE_DATA_DIR": str(tmp_path / "data")})
+    forks = ForkServer(str(tmp_path), environment, [sys.executable, "-m", "simulator.serve.forkserver"])
+    assert await forks.start()
+    try:
+        versions = await asyncio.gather(*(forks.spawn(["--version"], environment) for _ in range(3)))
+        assert len({p.pid for p in versions}) == 3
+        for process in versions:
+            assert __version__ in (await process.stdout.read()).decode()
+            assert await process.wait() == 0
+            process.close()
+        wrong = await forks.spawn(["no-such-command"], dict(environment, COLUMNS="50"))
+        assert b"invalid choice" in await wrong.stderr.read()
+        assert await wrong.wait() == 2
+        wrong.close()
+        waiting = await forks.spawn(["serve-app", "--trainee", "Ann"], environment)  # an app, waiting for keys
+        assert (await waiting.stdout.readline()).endswith(b"__GANGLION__\n")
+        waiting.kill()
+        assert await waiting.wait() == -9
+        waiting.close()
+    finally:
+        await forks.stop()
+    assert forks.process is not None and forks.process.returncode is not None and not forks.alive
+    with pytest.raises(OSError):
+        await forks.spawn(["--version"], environment)
+
+
+async def test_the_fork_server_starts_with_serve_and_stops_with_it():
+    client = await _client(fork_server=True)
+    try:
+        team = client.team
+        for _ in range(300):
+            if team.forks is not None and team.forks.alive:
+                break
+            await asyncio.sleep(0.1)
+        health = await (await client.get("/healthz")).json()
+        assert health["fork_server"] is True
+        fork_process = team.forks.process
+    finally:
+        await client.close()
+    assert fork_process.returncode is not None
 
 
 class _Request:
