@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import Iterator
+
 from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.reactive import reactive
@@ -41,6 +44,12 @@ class ConversationLog(VerticalScroll):
         super().__init__(*args, **kwargs)
         self.following = True
         """At the bottom (or sent there): new entries scroll into view."""
+        self._batch: list[Bubble] | None = None
+
+    def on_mount(self) -> None:
+        # Following is Textual's anchor: the layout that places a new entry also scrolls to it, in the same frame
+        # (scrolling after the refresh instead costs a second full redraw of the log for every entry).
+        self.anchor()
 
     @property
     def at_bottom(self) -> bool:
@@ -52,30 +61,56 @@ class ConversationLog(VerticalScroll):
             self.following = self.at_bottom
             if self.following:
                 self.unseen = False
+            self._anchor_to(self.following)
+
+    def _anchor_to(self, following: bool) -> None:
+        if following and self._anchor_released:
+            self.anchor()
+        elif not following and not self._anchor_released:
+            self.release_anchor()  # the trainee reads further up: new entries must not move the view
 
     def add(self, content: Text, *classes: str) -> Bubble:
         """Append an entry; follow it to the bottom unless the trainee has scrolled up to read."""
         bubble = Bubble(content, classes=" ".join(classes))
+        if self._batch is not None:
+            self._batch.append(bubble)
+            return bubble
         self.mount(bubble)
         self.grew()
         return bubble
 
+    @contextmanager
+    def batch(self) -> Iterator[list[Bubble]]:
+        """Entries added in the block are mounted together at its end: one layout (and one redraw) for all."""
+        outer, self._batch = self._batch, []
+        try:
+            yield self._batch
+        finally:
+            bubbles, self._batch = self._batch, outer
+            if bubbles:
+                if outer is not None:
+                    outer.extend(bubbles)
+                else:
+                    self._mounting = self.mount_all(bubbles)
+                    self.grew()
+
+    async def settled(self) -> None:
+        """Wait until the entries of the last batch are mounted."""
+        mounting, self._mounting = getattr(self, "_mounting", None), None
+        if mounting is not None:
+            await mounting
+
     def grew(self) -> None:
         """Something in the log was added or got longer: keep the bottom in view, or say there is more below."""
-        if self.following:
-            self.call_after_refresh(self._to_bottom_if_following)
-        else:
+        if not self.following:
             self.unseen = True
-
-    def _to_bottom_if_following(self) -> None:
-        if self.following:
-            self.scroll_end(animate=False, immediate=True)
+        # following: the anchor keeps the bottom in view at the next layout
 
     def jump_to_latest(self) -> None:
         """Scroll to the newest entry and follow new ones again."""
         self.following = True
         self.unseen = False
-        self.scroll_end(animate=False, immediate=True)
+        self.anchor()  # scrolls to the end now, and keeps it there
 
     def add_brief(self, title: str, body: Text) -> Bubble:
         text = Text.assemble(literal(title, "bold"), "\n", body)

@@ -132,17 +132,18 @@ class PlayScreen(Screen):
         self.query_one("#to-debrief").display = False
         self.query_one("#new-below").display = False
         self.show_problems([])
-        self._write_brief()
         log = self.query_one(ConversationLog)
         self.watch(log, "unseen", self._unseen_changed)
-        for turn in c.turns:  # a resumed session: show what was said so far
-            log.add_customer(scenario.persona.name, mood_label(turn.mood_before), turn.customer_line)
-            self._write_turn(turn, log.add_trainee(YOU, Text()))
-        if c.finished:
-            self._finish(announce=False)
-        else:
-            log.add_customer(scenario.persona.name, mood_label(c.mood), c.customer_line)
-            self._prepare_for_reply()
+        with log.batch():  # the brief and what was said so far: mounted together
+            self._write_brief()
+            for turn in c.turns:  # a resumed session: show what was said so far
+                log.add_customer(scenario.persona.name, mood_label(turn.mood_before), turn.customer_line)
+                self._write_turn(turn, log.add_trainee(YOU, Text()))
+            if c.finished:
+                self._finish(announce=False)
+            else:
+                log.add_customer(scenario.persona.name, mood_label(c.mood), c.customer_line)
+                self._prepare_for_reply()
         self._refresh_side()
         self._update_status()
         self._show_panel()
@@ -345,20 +346,21 @@ class PlayScreen(Screen):
             self._give_back(pending, f"Could not continue the conversation: {exc}")
             return
         self.pending = None
-        self._write_turn(turn, pending.bubble)
         log = self.query_one(ConversationLog)
-        if not self.finished:
-            log.add_customer(self.conversation.scenario.persona.name, mood_label(turn.mood_after),
-                             turn.customer_reaction)
-            self._prepare_for_reply()
-        self._refresh_side()
-        reply_box = self.query_one("#reply", ReplyBox)
-        reply_box.placeholder = self._placeholder()
-        self._update_status()
-        self.last_latency = time.perf_counter() - pending.sent_at
-        self.post_message(TurnApplied(turn, self.session.session_id))
-        if self.finished:
-            self._finish()
+        with log.batch():  # the feedback and the customer's answer: mounted together, laid out and drawn once
+            self._write_turn(turn, pending.bubble)
+            if not self.finished:
+                log.add_customer(self.conversation.scenario.persona.name, mood_label(turn.mood_after),
+                                 turn.customer_reaction)
+                self._prepare_for_reply()
+            self._refresh_side()
+            reply_box = self.query_one("#reply", ReplyBox)
+            reply_box.placeholder = self._placeholder()
+            self._update_status()
+            self.last_latency = time.perf_counter() - pending.sent_at
+            self.post_message(TurnApplied(turn, self.session.session_id))
+            if self.finished:
+                self._finish()
 
     def on_scoring_failed(self, message: ScoringFailed) -> None:
         message.stop()
