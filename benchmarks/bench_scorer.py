@@ -41,7 +41,7 @@ def main() -> int:
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs visible, "
           f"backend {scorer.encoder.backend} on {scorer.encoder.device}, {scorer.encoder.threads} threads")
     print(f"scorer: {scorer.version}")
-    print(f"ready after cold import + load: {ready:.2f} s")
+    print(f"ready after cold import + load: {ready:.2f} s (graph: {getattr(scorer.encoder._model, 'cache_status', '-')})")
 
     files = default_data_files()
     examples = load_examples(files, rubric.criterion_ids)

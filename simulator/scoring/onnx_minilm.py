@@ -1,21 +1,22 @@
 """The same BERT forward as `minilm.py`, written as an ONNX graph and run by ONNX Runtime on the CPU.
 
 The graph is built from the installed safetensors weights (with the adapter merged) the first time, and kept
-in the scorer cache folder (`settings.scorer_cache_dir()`: a small .onnx file and its weights beside it, keyed
-by the weights' sha256, the adapter's digest, the ONNX Runtime version and GRAPH_FORMAT); later starts hand
-that file to ONNX Runtime and skip importing `onnx` (~1 s, mostly ml_dtypes), reading the safetensors and
-merging the adapter. A missing, stale or damaged cache file is rebuilt; a folder that cannot be written to just
-means building in memory every time, as without a cache. The CPU path needs neither torch nor a download.
-ONNX Runtime's GEMMs and thread pool score a short reply two to three times faster than torch's eager CPU
-kernels on a 2-core machine (see models/MODEL_CARD.md, "Speed"), and importing it takes ~0.3 s instead of
-~1.9 s. tests/test_minilm.py checks it gives torch's (and so transformers') hidden states.
+in the scorer cache folder (`settings.scorer_cache_dir()`): one file holding the serialised graph and its
+weights, keyed by the weights' sha256, the adapter's digest, the ONNX Runtime version and GRAPH_FORMAT. Later
+starts read that file and skip importing `onnx` (~1 s, mostly ml_dtypes), reading the safetensors and merging
+the adapter; the session is then made exactly as after a build (the same graph bytes, the weights handed over
+from memory), so it runs the same kernels at the same speed. A missing, stale or damaged cache file is built
+again; a folder that cannot be written to means building in memory every time, as without a cache.
+The CPU path needs neither torch nor a download. ONNX Runtime's GEMMs and thread pool score a short reply two
+to three times faster than torch's eager CPU kernels on a 2-core machine (see models/MODEL_CARD.md, "Speed"),
+and importing it takes ~0.3 s instead of ~1.9 s. tests/test_minilm.py checks it gives torch's (and so
+transformers') hidden states.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import mmap
 import os
 import tempfile
 import time
@@ -38,32 +39,20 @@ GRAPH_FORMAT = 1
 """Part of the cache key: bump it whenever `build_graph` changes what it builds, so old cache files go unused."""
 CACHE_KEEP = 4
 """Cached graphs kept in the folder (the most recently used): each is ~90 MB; a retrained adapter is a new one."""
+_MAGIC = b"frontline-minilm"
 _ALIGN = 4096
-"""Each weight starts at a multiple of this in the cached weights file (a page: it can be mapped in place)."""
-_META = "frontline."
-"""Prefix of the cached model's metadata entries (its cache key, and the size and CRC-32 of its weights file)."""
+"""The graph and each weight start at a multiple of this in the cache file and in memory (a page)."""
 
 
 def build_graph(
     config: dict, weights: Mapping[str, np.ndarray], layers_out: Sequence[int]
 ) -> tuple[bytes, dict[str, np.ndarray]]:
-    """A serialised ONNX model and its weights, kept apart: `build_model`'s, with the weights declared as
-    external data "in-memory" that `SessionOptions.add_external_initializers` supplies."""
-    model, arrays = build_model(config, weights, layers_out)
-    _declare_external(model, arrays, "in-memory", dict.fromkeys(arrays, 0))
-    return model.SerializeToString(), arrays
-
-
-def build_model(
-    config: dict, weights: Mapping[str, np.ndarray], layers_out: Sequence[int]
-) -> tuple[Any, dict[str, np.ndarray]]:
-    """An ONNX ModelProto and its weights, kept apart. config as from `packing.read_config`.
+    """A serialised ONNX model and its weights, kept apart. config as from `packing.read_config`.
 
     The model's inputs are input_ids (b, t) int64, allowed (b, t, t) bool (a token may attend to another),
     position_ids (b, t) int64, and every weight; it has one output hidden_<i> (b, t, hidden) for each i in
-    `layers_out` (0 = after the embeddings, i = after encoder layer i). The weights are declared as external
-    data (`_declare_external` says where: in memory, as initializers that share the arrays' memory, or a file
-    beside the cached model), so the 90 MB are never copied into a protobuf.
+    `layers_out` (0 = after the embeddings, i = after encoder layer i). The weights go to the session as
+    initializers that share the arrays' memory, so the 90 MB are never copied into a protobuf.
     `weights` is read one tensor at a time (a safetensors handle does not load them all).
     """
     import onnx
@@ -149,35 +138,17 @@ def build_model(
         small,
     )
     for name, value in arrays.items():
-        # Declared as external data; where it lives is filled in by `_declare_external`.
-        graph.initializer.append(TensorProto(name=name, data_type=TensorProto.FLOAT, dims=list(value.shape),
-                                             data_location=TensorProto.EXTERNAL))
+        # Declared with external data that add_external_initializers supplies from memory.
+        tensor = TensorProto(name=name, data_type=TensorProto.FLOAT, dims=list(value.shape),
+                             data_location=TensorProto.EXTERNAL)
+        for key, text in (("location", "in-memory"), ("offset", "0"), ("length", str(value.nbytes))):
+            entry = tensor.external_data.add()
+            entry.key, entry.value = key, text
+        graph.initializer.append(tensor)
     opsets = [helper.make_opsetid("", OPSET), helper.make_opsetid(MS, 1)]
     model = helper.make_model(graph, opset_imports=opsets, producer_name="frontline")
     model.ir_version = 8
-    return model, arrays
-
-
-def _declare_external(model: Any, arrays: Mapping[str, np.ndarray], location: str, offsets: Mapping[str, int]) -> None:
-    """Point each of the model's external initializers at `location` (a file beside the model, or "in-memory")."""
-    for tensor in model.graph.initializer:
-        if tensor.name in arrays:
-            del tensor.external_data[:]
-            values = (("location", location), ("offset", str(offsets[tensor.name])),
-                      ("length", str(arrays[tensor.name].nbytes)))
-            for key, text in values:
-                entry = tensor.external_data.add()
-                entry.key, entry.value = key, text
-
-
-def _layout(arrays: Mapping[str, np.ndarray]) -> tuple[dict[str, int], int]:
-    """Each array's offset in the weights file (page-aligned, in order) and the file's size."""
-    offsets: dict[str, int] = {}
-    end = 0
-    for name, value in arrays.items():
-        offsets[name] = -(-end // _ALIGN) * _ALIGN
-        end = offsets[name] + value.nbytes
-    return offsets, end
+    return model.SerializeToString(), arrays
 
 
 class OnnxMiniLM:
@@ -200,50 +171,50 @@ class OnnxMiniLM:
 
         config = read_config(folder)
         self.layers_out = tuple(layers_out)
-        self._threads = threads
-        self._outputs = [f"hidden_{i}" for i in self.layers_out]
-        self._weights: dict[str, Any] = {}
         self.cache_file: Path | None = None
-        """The cached graph this session runs, or None when it was built in memory and not stored."""
+        """The cache file the graph was read from or written to; None when it was built in memory only."""
         self.cache_status = "off"
         """How the graph was got: "loaded" (from the cache), "stored" (built, then cached), "off" (no cache
         asked for) or "unwritable: …" (built in memory; the cache folder could not be written to)."""
-        key = None
+        self._threads = threads
+        self._outputs = [f"hidden_{i}" for i in self.layers_out]
+        cache_file, key = None, ""
         if cache_dir is not None and weights_sha256:
             key = cache_key(config, weights_sha256, adapter, self.layers_out, onnxruntime.__version__)
-            self._session = self._load_cached(Path(cache_dir) / f"minilm-{key}.onnx", key)
-            if self._session is not None:
-                self.cache_status = "loaded"
-                return
+            cache_file = Path(cache_dir) / f"minilm-{key}.graph"
+            found = _load(cache_file, key)
+            if found is not None:
+                try:
+                    self._start(*found)
+                    self.cache_file, self.cache_status = cache_file, "loaded"
+                    return
+                except Exception:  # whole, but ONNX Runtime refuses it: build it again
+                    pass
         from safetensors import safe_open
 
         with safe_open(str(folder / "model.safetensors"), framework="numpy") as handle:
             weights: Mapping[str, np.ndarray] = _LazyTensors(handle)
             if adapter is not None:
                 weights = adapter.apply(weights)
-            model, arrays = build_model(config, weights, self.layers_out)
-        if key is not None:
+            graph, arrays = build_graph(config, weights, self.layers_out)
+        if cache_file is not None:
             try:
-                self.cache_file = _store(Path(cache_dir), key, model, arrays)  # type: ignore[arg-type]
-                self.cache_status = "stored"
-            except Exception as exc:  # not writable, disk full, …: build in memory as without a cache
+                _store(cache_file, key, graph, arrays)
+                self.cache_file, self.cache_status = cache_file, "stored"
+            except Exception as exc:  # not writable, disk full, …: built in memory, as without a cache
                 self.cache_status = f"unwritable: {type(exc).__name__}: {exc}"
-        _declare_external(model, arrays, "in-memory", dict.fromkeys(arrays, 0))
-        options = self._options()
-        # The session reads these arrays in place: they must live as long as it does.
-        self._weights = {name: onnxruntime.OrtValue.ortvalue_from_numpy(value) for name, value in arrays.items()}
-        options.add_external_initializers(list(self._weights), list(self._weights.values()))
-        self._session = onnxruntime.InferenceSession(model.SerializeToString(), options,
-                                                     providers=["CPUExecutionProvider"])
+        self._start(graph, arrays)
 
-    def _options(self) -> Any:
+    def _start(self, graph: bytes, arrays: Mapping[str, np.ndarray]) -> None:
+        """The session: the same whether the graph was just built or read from the cache."""
         import onnxruntime
 
         options = onnxruntime.SessionOptions()
+        # The session reads these arrays in place: they must live as long as it does.
+        self._weights = {name: onnxruntime.OrtValue.ortvalue_from_numpy(value) for name, value in arrays.items()}
+        options.add_external_initializers(list(self._weights), list(self._weights.values()))
         options.intra_op_num_threads = self._threads
         options.inter_op_num_threads = 1
-        # The cached file is the graph as built, not ORT's optimised one, so both routes are optimised alike at
-        # session start (the same fused kernels run); optimising costs ~0.05 s of the ~0.15 s a session start takes.
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
         # Pool threads spin between the graph's parallel sections during a run (a short reply scored ~15 %
         # faster than with sleeping threads) but stop spinning when the run ends, so between replies they
@@ -251,35 +222,20 @@ class OnnxMiniLM:
         options.add_session_config_entry("session.intra_op.allow_spinning", "1")
         options.add_session_config_entry("session.force_spinning_stop", "1")
         options.log_severity_level = 3
-        return options
-
-    def _load_cached(self, graph_file: Path, key: str) -> Any:
-        """A session on the cached graph, or None when there is none or it is stale or damaged."""
-        import onnxruntime
-
-        if not graph_file.is_file():
-            return None
-        try:
-            session = onnxruntime.InferenceSession(str(graph_file), self._options(), providers=["CPUExecutionProvider"])
-            meta = session.get_modelmeta().custom_metadata_map
-            data_file = graph_file.with_suffix(".bin")
-            if meta.get(_META + "key") != key or meta.get(_META + "data") != data_file.name:
-                return None
-            if _crc32(data_file, int(meta[_META + "bytes"])) != int(meta[_META + "crc32"]):
-                return None
-        except Exception:  # unreadable, truncated, not ONNX, metadata missing: build it again
-            return None
-        try:
-            os.utime(graph_file)  # recently used: pruning keeps it
-        except OSError:
-            pass
-        self.cache_file = graph_file
-        return session
+        self._session = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
 
     def __call__(self, input_ids: np.ndarray, allowed: np.ndarray, position_ids: np.ndarray) -> list[np.ndarray]:
         return self._session.run(
             self._outputs, {"input_ids": input_ids, "allowed": allowed, "position_ids": position_ids}
         )
+
+
+# -- the cache ---------------------------------------------------------------------------------------------------
+# One file per key: _MAGIC, the header's length (8 bytes, little-endian), the header (JSON: key, sizes, each
+# weight's name, shape and offset, and the CRC-32 of everything after it), then, from a page boundary on, the
+# serialised graph and the float32 weights, each page-aligned. Read whole into one page-aligned buffer: the
+# weights are views of it, handed to the session like freshly built ones. (ONNX Runtime can also map a model's
+# weights file itself, which saved ~100 MB of RSS but ran a reply 4-9 % slower, paired; see MODEL_CARD.md.)
 
 
 def cache_key(config: dict, weights_sha256: str, adapter: Adapter | None, layers_out: Sequence[int],
@@ -297,77 +253,81 @@ def cache_key(config: dict, weights_sha256: str, adapter: Adapter | None, layers
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
 
-def _crc32(path: Path, size: int) -> int:
-    """The CRC-32 of a file of `size` bytes (mapped, not read into memory); -1 when it is another size."""
-    with path.open("rb") as fh:
-        if os.fstat(fh.fileno()).st_size != size:
-            return -1
-        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as view:
-            return zlib.crc32(view)
+def _aligned(offset: int) -> int:
+    return -(-offset // _ALIGN) * _ALIGN
 
 
-def _store(folder: Path, key: str, model: Any, arrays: Mapping[str, np.ndarray]) -> Path:
-    """Write the graph (minilm-<key>.onnx) and its weights (minilm-<key>.bin) into `folder`, each through a
-    temporary file and a rename, so a reader never sees half a file; the graph, written last, records the
-    weights file's size and CRC-32, which a reader checks. Returns the graph's path. Raises OSError."""
-    folder.mkdir(parents=True, exist_ok=True)
-    graph_file = folder / f"minilm-{key}.onnx"
-    data_file = graph_file.with_suffix(".bin")
-    offsets, size = _layout(arrays)
+def _load(path: Path, key: str) -> tuple[bytes, dict[str, np.ndarray]] | None:
+    """(graph, weights) from the cache file, or None when there is none, or it is for another key, or damaged."""
+    try:
+        with path.open("rb") as fh:
+            if fh.read(len(_MAGIC)) != _MAGIC:
+                return None
+            header = json.loads(fh.read(int.from_bytes(fh.read(8), "little")))
+            body = int(header["body"])
+            size = os.fstat(fh.fileno()).st_size - body
+            if header.get("key") != key or size != int(header["size"]):
+                return None
+            raw = np.empty(size + _ALIGN, dtype=np.uint8)
+            start = -raw.ctypes.data % _ALIGN
+            buffer = raw[start : start + size]
+            fh.seek(body)
+            if fh.readinto(memoryview(buffer)) != size or zlib.crc32(buffer) != int(header["crc32"]):
+                return None
+        graph_start, graph_end = header["graph"]
+        graph = buffer[graph_start:graph_end].tobytes()
+        arrays = {name: buffer[offset : offset + 4 * int(np.prod(shape))].view(np.float32).reshape(shape)
+                  for name, shape, offset in header["weights"]}
+    except (OSError, ValueError, KeyError, TypeError):  # unreadable, truncated, not ours: build it again
+        return None
+    try:
+        os.utime(path)  # recently used: pruning keeps it
+    except OSError:
+        pass
+    return graph, arrays
+
+
+def _store(path: Path, key: str, graph: bytes, arrays: Mapping[str, np.ndarray]) -> None:
+    """Write the cache file through a temporary file and a rename, so a reader never sees half a file (and
+    processes storing at once each rename a whole one). Raises OSError."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    chunks: list[Any] = [graph]
+    weights = []
+    end = len(graph)
+    for name, value in arrays.items():
+        offset = _aligned(end)
+        chunks += [bytes(offset - end), memoryview(np.ascontiguousarray(value, dtype=np.float32)).cast("B")]
+        weights.append([name, list(value.shape), offset])
+        end = offset + value.nbytes
     crc = 0
-    with _atomic(data_file) as fh:
-        for name, value in arrays.items():
-            gap = offsets[name] - fh.tell()
-            if gap:
-                padding = bytes(gap)
-                fh.write(padding)
-                crc = zlib.crc32(padding, crc)
-            data = memoryview(np.ascontiguousarray(value)).cast("B")
-            fh.write(data)
-            crc = zlib.crc32(data, crc)
-    stored = model.__class__()
-    stored.CopyFrom(model)
-    _declare_external(stored, arrays, data_file.name, offsets)
-    for name, value in (("key", key), ("data", data_file.name), ("bytes", str(size)), ("crc32", str(crc))):
-        entry = stored.metadata_props.add()
-        entry.key, entry.value = _META + name, value
-    with _atomic(graph_file) as fh:
-        fh.write(stored.SerializeToString())
-    _prune(folder)
-    return graph_file
-
-
-class _atomic:
-    """A binary file written under a temporary name in the same folder and renamed into place on success."""
-
-    def __init__(self, path: Path):
-        self.path = path
-
-    def __enter__(self):
-        handle, self.tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
-        self.fh = os.fdopen(handle, "wb")
-        return self.fh
-
-    def __exit__(self, kind, value, traceback) -> None:
-        try:
-            self.fh.close()
-            if kind is None:
-                os.chmod(self.tmp, 0o644)  # mkstemp makes it private
-                os.replace(self.tmp, self.path)
-        finally:
-            if os.path.exists(self.tmp):
-                os.unlink(self.tmp)
+    for chunk in chunks:
+        crc = zlib.crc32(chunk, crc)
+    header: dict[str, Any] = {"key": key, "format": GRAPH_FORMAT, "size": end, "crc32": crc,
+                              "graph": [0, len(graph)], "weights": weights}
+    header["body"] = _aligned(len(_MAGIC) + 8 + len(json.dumps(header)) + 64)  # 64: room for "body" itself
+    text = json.dumps(header).encode()
+    head = _MAGIC + len(text).to_bytes(8, "little") + text
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as fh:
+            fh.write(head + bytes(header["body"] - len(head)))
+            for chunk in chunks:
+                fh.write(chunk)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    _prune(path.parent)
 
 
 def _prune(folder: Path) -> None:
-    """Delete all but the CACHE_KEEP most recently used graphs, and temporary files a killed writer left."""
-    graphs = sorted(folder.glob("minilm-*.onnx"), key=_mtime, reverse=True)
-    for graph in graphs[CACHE_KEEP:]:
-        for path in (graph, graph.with_suffix(".bin")):
-            try:
-                path.unlink()  # a process running it keeps its copy or mapping
-            except OSError:
-                pass
+    """Delete all but the CACHE_KEEP most recently used cache files, and temporary files a killed writer left."""
+    for stale in sorted(folder.glob("minilm-*.graph"), key=_mtime, reverse=True)[CACHE_KEEP:]:
+        try:
+            stale.unlink()  # a process that read it has its own copy
+        except OSError:
+            pass
     for tmp in folder.glob(".minilm-*.tmp"):
         if time.time() - _mtime(tmp) > 3600:
             try:
