@@ -271,6 +271,11 @@ def main() -> int:
     from simulator.content.library import Library
 
     Library().scenarios()
+    if not args.db:  # one database for every run, already created: as `frontline serve` leaves it for its apps
+        from simulator.store import Store
+
+        args.db = f"sqlite:///{data}/bench.db"
+        Store(args.db).close()
     forks = fork_path = None
     if args.fork:
         from simulator.serve.server import app_environment
@@ -278,7 +283,8 @@ def main() -> int:
         fork_path = f"{data}/fork.sock"
         env = app_environment({"FRONTLINE_SCORER": address or "", "FRONTLINE_DATA_DIR": data,
                                **({"FRONTLINE_DB": args.db} if args.db else {})}, width=size[0], height=size[1])
-        forks = subprocess.Popen([sys.executable, "-m", "simulator.serve.forkserver", fork_path], env=env,
+        forks = subprocess.Popen([sys.executable, "-m", "simulator.serve.forkserver", fork_path,
+                                  *os.environ.get("BENCH_FORK_ARGS", "").split()], env=env,
                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         if forks.stdout.readline().strip() != b"ready":
             raise SystemExit("the fork server did not start")

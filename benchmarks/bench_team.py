@@ -159,6 +159,31 @@ class MemoryWatch:
         self.peak_pss = 0
         self.peak_processes = 0
         self._task: asyncio.Task | None = None
+        self._cpu: dict[tuple[int, float], tuple[str, float, float]] = {}
+        """(pid, start time) -> (what it is, CPU seconds when first seen, CPU seconds when last seen)."""
+        self._started = time.time()
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU time (user + system) each kind of process used during the run, as sampled (a process's last half
+        second before it exits is missed)."""
+        totals: dict[str, float] = {}
+        for kind, first, last in self._cpu.values():
+            totals[kind] = totals.get(kind, 0.0) + last - first
+        return totals
+
+    @staticmethod
+    def _kind(proc, root_pids: set[int]) -> str:
+        try:
+            argv = proc.cmdline()
+            if "scorer-service" in argv:
+                return "scorer service"
+            if "serve" in argv:
+                return "serve"
+            if "simulator.serve.forkserver" in argv and proc.ppid() in root_pids:
+                return "fork server"
+        except Exception:
+            return "other"
+        return "apps"  # serve-app processes (and the forked ones, which keep the fork server's command line)
 
     def sample(self) -> None:
         import psutil
@@ -173,11 +198,20 @@ class MemoryWatch:
             for proc in procs:
                 try:
                     info = proc.memory_full_info()
+                    times = proc.cpu_times()
+                    key = (proc.pid, proc.create_time())
                 except psutil.Error:
                     continue
                 rss += info.rss
                 pss += getattr(info, "pss", info.rss)
                 count += 1
+                used = times.user + times.system
+                if key in self._cpu:
+                    kind, first, _ = self._cpu[key]
+                    self._cpu[key] = (kind, first, used)
+                else:  # a process started during the run counts from 0; one already running, from now
+                    first = used if key[1] < self._started else 0.0
+                    self._cpu[key] = (self._kind(proc, set(self.roots)), first, used)
         self.peak_rss = max(self.peak_rss, rss)
         self.peak_pss = max(self.peak_pss, pss)
         self.peak_processes = max(self.peak_processes, count)
@@ -345,6 +379,7 @@ async def run_team(label: str, bases: list[str], count: int, replies: int, roots
     memory = MemoryWatch(roots)
     memory.start()
     started = time.perf_counter()
+    browsers_cpu = time.process_time()
 
     async def one(trainee: Trainee, delay: float) -> None:
         await asyncio.sleep(delay)
@@ -367,6 +402,7 @@ async def run_team(label: str, bases: list[str], count: int, replies: int, roots
         "max": max(latencies) if latencies else float("nan"),
         "rss_gb": memory.peak_rss / 2**30, "pss_gb": memory.peak_pss / 2**30, "processes": memory.peak_processes,
         "reported": reported, "stored": stored, "problems": problems,
+        "cpu": {**memory.cpu_seconds(), "simulated browsers (this script)": time.process_time() - browsers_cpu},
         "per_backend": {b: sum(1 for t in trainees if t.backend == b) for b in backends},
         "load": os.getloadavg()[0],
     }
@@ -380,6 +416,12 @@ def report(result: dict) -> None:
           f"{result['processes']} processes; turns reported {result['reported']}, stored {result['stored']}"
           f"{' (LOST ' + str(lost) + ')' if lost > 0 else ''}; {result['seconds']:.0f} s; load average "
           f"{result['load']:.1f}", flush=True)
+    cpu = result.get("cpu") or {}
+    if cpu:
+        print(f"{'':>10} CPU used: {sum(cpu.values()):.0f} s in all ("
+              + ", ".join(f"{kind} {seconds:.0f} s" for kind, seconds in sorted(cpu.items(), key=lambda x: -x[1]))
+              + f"); {result['trainees'] and sum(cpu.values()) / result['trainees']:.2f} s per trainee; the machine "
+              f"had {os.cpu_count() * result['seconds']:.0f} CPU-seconds", flush=True)
     if result["per_backend"] and len(result["per_backend"]) > 1:
         print(f"{'':>10} trainees per backend: {result['per_backend']}")
     for problem in result["problems"][:5]:

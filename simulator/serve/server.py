@@ -41,6 +41,8 @@ REVIEWER_COOKIE = "frontline_reviewer"
 MAX_NAME = 100
 STOP_GRACE = 5.0
 """Seconds an app process gets to quit after its browser left, before it is killed."""
+FORK_START_TIMEOUT = 120.0
+"""Seconds the fork server may take to import and load what every app needs (a busy machine, a cold disk)."""
 
 
 def check_name(text: str | None, what: str = "name") -> str:
@@ -131,7 +133,6 @@ class TeamServer(Server):
         self.live = 0
         self.forks: ForkServer | None = None
         self._fork_folder: str | None = None
-        self._fork_start: asyncio.Task | None = None
         self._startup_hook = on_startup
         self._review_token = (hmac.new(options.review_secret.encode(), b"frontline-review", hashlib.sha256).hexdigest()
                               if options.review_secret else None)
@@ -156,27 +157,20 @@ class TeamServer(Server):
         return app
 
     async def on_startup(self, app: web.Application) -> None:
-        where = f"http://{self.options.host}:{self.options.port}/"
-        print(f"frontline serve: open {where} in a browser (Ctrl+C stops)", flush=True)
-        if self.options.fork_server:  # in the background: visitors who come meanwhile get an app started afresh
+        if self.options.fork_server:
+            # Before anyone is let in (as for the scoring service): a team that arrives at once while it loads
+            # would otherwise each start an app from nothing, the very load it is there to spare.
             self._fork_folder = tempfile.mkdtemp(prefix="frontline-fork-")  # private (0700)
             self.forks = ForkServer(self._fork_folder, app_environment(self.options.environment, debug=self.debug),
                                     [sys.executable, "-m", "simulator.serve.forkserver"])
-            self._fork_start = asyncio.create_task(self._start_forks(self.forks))
+            if not await self.forks.start(FORK_START_TIMEOUT):
+                log.warning("the fork server did not start; each visitor's app starts from nothing")
+        where = f"http://{self.options.host}:{self.options.port}/"
+        print(f"frontline serve: open {where} in a browser (Ctrl+C stops)", flush=True)
         if self._startup_hook is not None:
             self._startup_hook()
 
-    async def _start_forks(self, forks: ForkServer) -> None:
-        if not await forks.start():
-            log.warning("the fork server did not start; each visitor's app starts from nothing")
-
     async def on_cleanup(self, app: web.Application) -> None:
-        if self._fork_start is not None:
-            self._fork_start.cancel()
-            try:
-                await self._fork_start
-            except (asyncio.CancelledError, Exception):
-                pass
         if self.forks is not None:
             await self.forks.stop()
         if self._fork_folder is not None:
