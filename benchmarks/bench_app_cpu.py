@@ -246,6 +246,8 @@ def main() -> int:
     parser.add_argument("--service", action="store_true",
                         help="run `python -m simulator serve-app` itself, scoring through a real scoring service "
                              "(started here; the model's CPU is in the service, not counted)")
+    parser.add_argument("--fake-scorer", action="store_true",
+                        help="with --service: a scoring service in this process, with the tests' fake scorer")
     parser.add_argument("--db", help="database URL (default: a temporary SQLite file)")
     parser.add_argument("--fork", action="store_true",
                         help="with --service: fork the app from a fork server (simulator.serve.forkserver), as "
@@ -254,7 +256,15 @@ def main() -> int:
     size = tuple(int(x) for x in args.size.split("x"))
     service = None
     address = None
-    if args.service:
+    if args.service and args.fake_scorer:  # the scoring service's protocol, with the fake scorer behind it
+        sys.path.insert(0, str(ROOT / "tests"))
+        from helpers.fakes import FakeScorer
+        from simulator.scoring.service import Address, ScoringService
+
+        fake = ScoringService(FakeScorer(default=0.6), Address(path=f"{tempfile.mkdtemp()}/s.sock"))
+        fake.start_in_thread()
+        address = str(fake.address)
+    elif args.service:
         from simulator.scoring.service import parse_address, wait_until_answering
 
         folder = tempfile.mkdtemp(prefix="bench-app-cpu-")

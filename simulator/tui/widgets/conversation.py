@@ -91,14 +91,8 @@ class ConversationLog(VerticalScroll):
                 if outer is not None:
                     outer.extend(bubbles)
                 else:
-                    self._mounting = self.mount_all(bubbles)
+                    self.mount_all(bubbles)
                     self.grew()
-
-    async def settled(self) -> None:
-        """Wait until the entries of the last batch are mounted."""
-        mounting, self._mounting = getattr(self, "_mounting", None), None
-        if mounting is not None:
-            await mounting
 
     def grew(self) -> None:
         """Something in the log was added or got longer: keep the bottom in view, or say there is more below."""
