@@ -126,6 +126,7 @@ def cmd_serve(args, services: Services) -> int:
         host=args.host, port=args.port, app_args=app_args,
         environment=settings.child_environment(db_url=db_url, scorer=str(address)),
         trainee_header=args.trainee_header, review_secret=review_secret, max_sessions=args.max_sessions,
+        fork_server=not args.no_fork_server,
     )
     try:
         TeamServer(options).serve()
@@ -168,6 +169,9 @@ def register(sub) -> None:
     p.add_argument("--difficulty", choices=DIFFICULTIES, help="default: each scenario's own")
     p.add_argument("--mode", choices=MODES, help="test mode holds feedback back until the debrief")
     p.add_argument("--max-sessions", type=int, default=200, help="refuse visitors beyond this many (default 200)")
+    p.add_argument("--no-fork-server", action="store_true",
+                   help="start each visitor's app from nothing instead of forking it from a process that has "
+                        "already loaded what every app needs (slower, and more memory; for troubleshooting)")
     p.set_defaults(handler=cmd_serve)
 
     s = sub.add_parser("scorer-service", help="run one scoring model for many sessions on this machine",
