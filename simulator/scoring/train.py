@@ -33,7 +33,7 @@ FOLDS = 5
 AUGMENT = 0.5
 """Share of the clean training replies that also train as a noisy copy (typos, case, punctuation, a greeting,
 a name, US/UK spelling, an emoji: `noise.py`) with the same labels, so that noise does not move a level."""
-FLAG_C_GRID = (0.005, 0.02, 0.05)
+FLAG_C_GRID = (0.02, 0.1, 0.5)
 EVIDENCE_C = 0.01
 """Inverse L2 strength of the evidence taggers (word-level logistic regressions)."""
 MIN_FLAG_ROWS = 10
@@ -74,9 +74,14 @@ def fit_head(criterion: str, features: np.ndarray, levels: np.ndarray, max_level
     model.fit((features - mean) / scale, levels)
     weights = np.zeros((max_level + 1, features.shape[1]), dtype=np.float32)
     bias = np.full(max_level + 1, -30.0, dtype=np.float32)  # levels never seen in training get ~0 probability
-    for row, cls in enumerate(model.classes_):
-        weights[int(cls)] = model.coef_[row]
-        bias[int(cls)] = model.intercept_[row]
+    if len(model.classes_) == 2:  # sklearn keeps one row for two classes: the second class's logit
+        low, high = (int(c) for c in model.classes_)
+        weights[low], bias[low] = 0.0, 0.0
+        weights[high], bias[high] = model.coef_[0], model.intercept_[0]
+    else:
+        for row, cls in enumerate(model.classes_):
+            weights[int(cls)] = model.coef_[row]
+            bias[int(cls)] = model.intercept_[row]
     return Head(criterion=criterion, recipe=tuple(recipe), mean=mean.astype(np.float32),
                 scale=scale.astype(np.float32), weights=weights, bias=bias, max_level=max_level)
 
@@ -109,7 +114,7 @@ def _fit_flag_head(flag_id: str, train: Sequence[Example], features: np.ndarray,
         predicted = np.zeros(len(y))
         for tr, va in folds:
             predicted[va] = fit_head(flag_id, x[tr], y[tr], 1, c, recipe).predict(x[va])
-        for threshold in np.arange(0.2, 0.91, 0.05):
+        for threshold in np.arange(0.1, 0.91, 0.05):
             metrics = flag_metrics(truth, predicted >= threshold)
             if best is None or metrics["f1"] > best[0]:
                 best = (metrics["f1"], c, float(threshold), metrics)

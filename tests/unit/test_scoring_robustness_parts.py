@@ -113,3 +113,15 @@ def test_red_flag_labels_come_from_the_row_or_from_a_flags_file(tmp_path):
     bad.write_text(json.dumps({"id": "x", "context": "c", "reply": "r", "empathy": 0, "red_flags": "blame"}) + "\n")
     with pytest.raises(DataError, match=r"bad.jsonl:1: 'red_flags' must be a list"):
         load_examples([bad], ["empathy"])
+
+
+def test_a_two_level_head_gives_the_probability_of_the_upper_level():
+    """Red-flag heads are two-level heads; sklearn stores one row of weights for two classes."""
+    from simulator.scoring.train import fit_head
+
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(200, 6)).astype(np.float32)
+    y = (x[:, 0] > 0.3).astype(int)
+    head = fit_head("flag:demo", x, y, 1, 1.0, ("c@6",))
+    p = head.predict(x)
+    assert ((p >= 0.5) == (y == 1)).mean() > 0.9 and p.min() >= 0 and p.max() <= 1
