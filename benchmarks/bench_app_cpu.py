@@ -12,7 +12,8 @@ the app did for that step: handling the keys, updating the widgets, layout, rend
 
 `--profile FILE.prof` profiles the replies (cProfile, the app's main thread, from the first reply typed to the
 last feedback); `--profile FILE.txt` records the whole run, every thread, with py-spy (collapsed stacks). Figures
-are inflated while profiling; use it to see where the time goes.
+are inflated while profiling; use it to see where the time goes. BENCH_SPY=FILE records each app (forked ones
+too) with py-spy into FILE.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import argparse
 import os
 import re
 import select
+import shutil
 import signal
 import statistics
 import subprocess
@@ -105,8 +107,6 @@ class Child:
 
     @staticmethod
     def _script() -> str:
-        if os.environ.get("BENCH_CHILD"):
-            return os.environ["BENCH_CHILD"]
         path = Path(tempfile.gettempdir()) / "bench_app_cpu_child.py"
         path.write_text(_CHILD)
         return str(path)
@@ -256,18 +256,21 @@ def main() -> int:
     size = tuple(int(x) for x in args.size.split("x"))
     service = None
     address = None
+    folders: list[str] = []
     if args.service and args.fake_scorer:  # the scoring service's protocol, with the fake scorer behind it
         sys.path.insert(0, str(ROOT / "tests"))
         from helpers.fakes import FakeScorer
         from simulator.scoring.service import Address, ScoringService
 
-        fake = ScoringService(FakeScorer(default=0.6), Address(path=f"{tempfile.mkdtemp()}/s.sock"))
+        folders.append(tempfile.mkdtemp(prefix="bench-app-cpu-"))
+        fake = ScoringService(FakeScorer(default=0.6), Address(path=f"{folders[-1]}/s.sock"))
         fake.start_in_thread()
         address = str(fake.address)
     elif args.service:
         from simulator.scoring.service import parse_address, wait_until_answering
 
         folder = tempfile.mkdtemp(prefix="bench-app-cpu-")
+        folders.append(folder)
         address = f"unix:{folder}/s.sock"
         env = dict(os.environ, FRONTLINE_DATA_DIR=folder)
         env.pop("FRONTLINE_SCORER", None)
@@ -277,6 +280,7 @@ def main() -> int:
             raise SystemExit("the scoring service did not start")
     # One data folder for every run, its scenario checks already cached: a server that has been running a while.
     data = tempfile.mkdtemp(prefix="bench-app-cpu-data-")
+    folders.append(data)
     os.environ["FRONTLINE_DATA_DIR"] = data
     from simulator.content.library import Library
 
@@ -293,8 +297,7 @@ def main() -> int:
         fork_path = f"{data}/fork.sock"
         env = app_environment({"FRONTLINE_SCORER": address or "", "FRONTLINE_DATA_DIR": data,
                                **({"FRONTLINE_DB": args.db} if args.db else {})}, width=size[0], height=size[1])
-        forks = subprocess.Popen([sys.executable, "-m", "simulator.serve.forkserver", fork_path,
-                                  *os.environ.get("BENCH_FORK_ARGS", "").split()], env=env,
+        forks = subprocess.Popen([sys.executable, "-m", "simulator.serve.forkserver", fork_path], env=env,
                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         if forks.stdout.readline().strip() != b"ready":
             raise SystemExit("the fork server did not start")
@@ -304,6 +307,8 @@ def main() -> int:
         if forks is not None:
             forks.stdin.close()
             forks.wait(10)
+        for folder in folders:
+            shutil.rmtree(folder, ignore_errors=True)
         if service is not None:
             service.terminate()
             service.wait(20)
