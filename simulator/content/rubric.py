@@ -70,6 +70,9 @@ class RedFlag(_Strict):
     """Shown to the trainee when a reply raises this flag."""
     examples: list[str] = Field(min_length=1)
     """Replies that raise this flag; a reply close enough in meaning to one of these raises it."""
+    caps: dict[Identifier, int] = Field(default_factory=dict)
+    """Criteria this flag caps: a reply that raises it scores at most this level on each (e.g. `empathy: 0`,
+    as the labelling guide has it for blame and contempt, however warm the rest of the reply)."""
 
 
 class Rubric(_Strict):
@@ -103,6 +106,18 @@ class Rubric(_Strict):
         if self.refusal_criterion is not None and self.refusal_criterion not in self.criterion_ids:
             raise ValueError(f"refusal_criterion {self.refusal_criterion!r} is not one of the criteria "
                              f"({', '.join(self.criterion_ids)})")
+        return self
+
+    @model_validator(mode="after")
+    def _caps_name_criteria_and_levels(self) -> "Rubric":
+        for flag in self.red_flags:
+            for cid, level in flag.caps.items():
+                if cid not in self.criterion_ids:
+                    raise ValueError(f"red flag {flag.id!r} caps {cid!r}, which is not one of the criteria "
+                                     f"({', '.join(self.criterion_ids)})")
+                top = self.criterion(cid).max_level
+                if not 0 <= level <= top:
+                    raise ValueError(f"red flag {flag.id!r} caps {cid!r} at level {level}; give a level from 0 to {top}")
         return self
 
     @property

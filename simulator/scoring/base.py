@@ -81,10 +81,18 @@ def build_reply_score(
     nearest_model_reply: str | None = None,
     model_version: str = "",
 ) -> ReplyScore:
-    """Turn raw per-criterion scores into a ReplyScore with levels and the rubric's feedback."""
+    """Turn raw per-criterion scores into a ReplyScore with levels and the rubric's feedback. A raised red flag
+    that caps a criterion (`RedFlag.caps`) holds its score inside the capped level's range."""
+    ceilings: dict[str, float] = {}
+    for flag in rubric.red_flags:
+        if flag.id in red_flags:
+            for cid, level in flag.caps.items():
+                top = rubric.criterion(cid).max_level
+                ceiling = min(1.0, (level + 0.5) / top - 1e-3)  # the highest score level_for still puts at `level`
+                ceilings[cid] = min(ceilings.get(cid, 1.0), ceiling)
     criteria: dict[str, CriterionScore] = {}
     for criterion in rubric.criteria:
-        value = min(1.0, max(0.0, float(scores[criterion.id])))
+        value = min(1.0, max(0.0, float(scores[criterion.id])), ceilings.get(criterion.id, 1.0))
         level = criterion.level_for(value)
         criteria[criterion.id] = CriterionScore(
             criterion=criterion.id,
