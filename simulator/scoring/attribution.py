@@ -77,29 +77,31 @@ def word_shares(text: str, sentences: Sequence[Sentence], per_sentence: np.ndarr
     average word-piece at that layer, over the sentence's length and norm, dotted with the sentence's vector."""
     words = [m.span() for m in _WORD.finditer(text)]
     shares = np.zeros(len(words), dtype=np.float64)
-    if not words or not sentences:
-        return words, shares
     real = [s.tokens.states[~s.tokens.special] for s in sentences]
-    pieces = np.concatenate([r for r in real if len(r)]) if any(len(r) for r in real) else None
-    if pieces is None:
+    if not words or not any(len(r) for r in real):
         return words, shares
-    reference = pieces.mean(axis=0)  # (L, D)
-    starts = np.array([w[0] for w in words])
-    ends = np.array([w[1] for w in words])
+    reference = np.concatenate([r for r in real if len(r)]).mean(axis=0)  # (L, D)
     for sentence, vector in zip(sentences, per_sentence):
         tokens = sentence.tokens
-        n = len(tokens.states)
-        centred = tokens.states - reference[None]  # (n, L, D)
-        scaled = vector / (n * tokens.norms[:, None])  # (L, D)
-        piece_share = np.einsum("nld,ld->n", centred, scaled)
-        for share, (a, b), special in zip(piece_share, tokens.offsets, tokens.special):
-            if special or b <= a:
-                continue
-            position = sentence.start + a
-            word = int(np.searchsorted(ends, position, side="right"))
-            if word < len(words) and starts[word] <= position:
-                shares[word] += share
+        scaled = vector / (len(tokens.states) * tokens.norms[:, None])  # (L, D)
+        pieces, word = _word_of_each_piece(words, sentence)
+        piece_share = np.einsum("nld,ld->n", tokens.states[pieces] - reference[None], scaled)
+        np.add.at(shares, word, piece_share)
     return words, shares
+
+
+def _word_of_each_piece(words: list[Span], sentence: Sentence) -> tuple[np.ndarray, np.ndarray]:
+    """(indices of the sentence's word-pieces that fall in a word, the word each falls in)."""
+    tokens = sentence.tokens
+    starts = np.fromiter((w[0] for w in words), dtype=np.int64, count=len(words))
+    ends = np.fromiter((w[1] for w in words), dtype=np.int64, count=len(words))
+    real = ~tokens.special & (tokens.offsets[:, 1] > tokens.offsets[:, 0])
+    pieces = np.flatnonzero(real)
+    positions = sentence.start + tokens.offsets[pieces, 0]
+    word = np.searchsorted(ends, positions, side="right")
+    inside = word < len(words)
+    inside[inside] &= starts[word[inside]] <= positions[inside]
+    return pieces[inside], word[inside]
 
 
 def word_features(text: str, sentences: Sequence[Sentence]) -> tuple[list[Span], np.ndarray, np.ndarray]:
@@ -109,25 +111,18 @@ def word_features(text: str, sentences: Sequence[Sentence]) -> tuple[list[Span],
     the sentence it stands in (what the rest of the sentence says); words the encoder never saw (past the
     window, or punctuation alone) have no tokens and zero features."""
     words = [m.span() for m in _WORD.finditer(text)]
-    n_layers, dim = len(LAYERS), sentences[0].tokens.states.shape[-1] if sentences else 0
+    if not words or not sentences:
+        return words, np.zeros((len(words), 0), dtype=np.float32), np.zeros(len(words), dtype=bool)
+    n_layers, dim = sentences[0].tokens.states.shape[1:]
     features = np.zeros((len(words), (n_layers + 1) * dim), dtype=np.float32)
     counts = np.zeros(len(words), dtype=np.int64)
-    if not words or not sentences:
-        return words, features, counts > 0
-    starts = np.array([w[0] for w in words])
-    ends = np.array([w[1] for w in words])
     for sentence in sentences:
-        tokens = sentence.tokens
-        for state, (a, b), special in zip(tokens.states, tokens.offsets, tokens.special):
-            if special or b <= a:
-                continue
-            position = sentence.start + a
-            word = int(np.searchsorted(ends, position, side="right"))
-            if word < len(words) and starts[word] <= position:
-                features[word, : n_layers * dim] += state.reshape(-1)
-                if counts[word] == 0:
-                    features[word, n_layers * dim :] = sentence.layers[-1]
-                counts[word] += 1
+        pieces, word = _word_of_each_piece(words, sentence)
+        if not len(pieces):
+            continue
+        np.add.at(features[:, : n_layers * dim], word, sentence.tokens.states[pieces].reshape(len(pieces), -1))
+        np.add.at(counts, word, 1)
+        features[np.unique(word), n_layers * dim :] = sentence.layers[-1]
     features[:, : n_layers * dim] /= np.maximum(counts, 1)[:, None]
     return words, features, counts > 0
 
@@ -139,7 +134,8 @@ def tagged_phrases(text: str, words: list[Span], probability: np.ndarray, *, lim
     ones only if at least SECONDARY of the strongest. Empty when the tagger marks nothing."""
     candidates: list[tuple[float, int, int]] = []
     for group in phrases(text, words):
-        marked = [i for i in group if probability[i] >= threshold]
+        marked = [i for i in group if probability[i] >= threshold
+                  and not (i == group[0] and text[words[i][0] : words[i][1]].strip(_EDGE_PUNCT).lower() in CONJUNCTIONS)]
         if marked:
             lo, hi = marked[0], marked[-1]
             candidates.append((float(probability[lo : hi + 1].sum()), lo, hi))

@@ -44,6 +44,13 @@ class _Encoded:
     """The reply as typed."""
     parts: tuple[Sentence, ...] = ()
     """Each sentence with where it stands in the reply and its word-pieces: what phrase evidence is read from."""
+    words: tuple | None = None
+    """The reply's words and what the evidence taggers read of each (`attribution.word_features`), once needed."""
+
+    @property
+    def read_up_to(self) -> int:
+        """Where the last word-piece the encoder read ends in the reply."""
+        return max((p.start + int(p.tokens.offsets[:, 1].max(initial=0)) for p in self.parts), default=0)
 
     @property
     def units(self) -> np.ndarray:
@@ -211,11 +218,12 @@ class ModelScorer:
         for indices in groups.values():
             rubric = requests[indices[0]].rubric
             scores, evidence, learned = self._score_criteria(rubric, [encoded[i] for i in indices])
-            unlearned = [(f.id, f.examples) for f in rubric.red_flags if f.id not in learned[0]] if indices else []
+            # a reply close to one of the rubric's own examples of a flag raises it too, learned head or not
+            example_flags = [(f.id, f.examples) for f in rubric.red_flags]
             for row, i in enumerate(indices):
                 request, enc = requests[i], encoded[i]
                 by_example = set(self._matches(
-                    enc, unlearned, vectors, self.red_flag_threshold,
+                    enc, example_flags, vectors, self.red_flag_threshold,
                     against=_acceptable_examples(rubric), margin=self.red_flag_margin,
                 ))
                 raised = [f.id for f in rubric.red_flags if learned[row].get(f.id) or f.id in by_example]
@@ -312,15 +320,18 @@ class ModelScorer:
         """The words of the reply that drove this criterion's score, strongest first: those its evidence tagger
         marks for a score on this side of the middle when it marks some, else the phrases whose word-pieces
         pushed the score this way (`attribution.py`)."""
+        text = enc.text[: enc.read_up_to]  # words past what the encoder read cannot be evidence
         if tagger is not None and enc.parts:
-            words, word_rows, seen = word_features(enc.text, enc.parts)
-            probability = np.where(seen, tagger.predict(word_rows), 0.0)
-            found = tagged_phrases(enc.text, words, probability, limit=self.max_evidence)
+            if enc.words is None:  # shared by the reply's criteria
+                object.__setattr__(enc, "words", word_features(text, enc.parts))
+            words, word_rows, seen = enc.words
+            probability = np.where(seen, tagger.predict(word_rows), 0.0) if word_rows.size else np.zeros(len(words))
+            found = tagged_phrases(text, words, probability, limit=self.max_evidence)
             if found:
                 return found
         weights = sentence_weights(head.recipe, head.sensitivity(features), enc.context, enc.layers)
-        words, shares = word_shares(enc.text, enc.parts, weights)
-        return evidence_phrases(enc.text, words, shares, upward=value >= 0.5, limit=self.max_evidence)
+        words, shares = word_shares(text, enc.parts, weights)
+        return evidence_phrases(text, words, shares, upward=value >= 0.5, limit=self.max_evidence)
 
     def _rank(self, sentences: list[str], weights: np.ndarray, *, descending: bool, signed: bool = False) -> list[str]:
         """Sentences by weight, most influential first; with `signed`, only those that pushed the score the way

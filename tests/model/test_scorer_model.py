@@ -177,8 +177,8 @@ def test_warm_but_deflecting_is_empathic_without_ownership(scorer, service_rubri
     assert result.scores["empathy"] >= 0.5
     assert result.scores["ownership"] < 0.4
     assert result.scores["empathy"] - result.scores["ownership"] >= 0.25
-    clauses = {WARM_DEFLECTING[a:b] for a, b in sentence_spans(WARM_DEFLECTING)}
-    assert set(result.evidence["ownership"]) <= clauses and result.evidence["empathy"][0] in clauses
+    assert "need to call" in result.evidence["ownership"][0]  # the hand-off is what cost ownership
+    assert all(phrase in WARM_DEFLECTING for cid in result.evidence for phrase in result.evidence[cid])
 
 
 @pytest.mark.model
@@ -209,9 +209,8 @@ def test_scripted_reply_scores_low_on_script_avoidance(scorer, service_rubric):
 @pytest.mark.model
 def test_evidence_and_feedback_come_from_the_reply_and_rubric(scorer, service_rubric):
     result = scorer.score(req(WARM_OWNING, service_rubric))
-    sentences = {WARM_OWNING[a:b] for a, b in sentence_spans(WARM_OWNING)}
     for cid, cs in result.criteria.items():
-        assert cs.evidence and all(e in sentences for e in cs.evidence), cid
+        assert cs.evidence and all(e in WARM_OWNING for e in cs.evidence), cid
         criterion = service_rubric.criterion(cid)
         assert cs.feedback == criterion.levels[cs.level].feedback
         assert cs.level == criterion.level_for(cs.score)
@@ -259,19 +258,78 @@ def test_red_flags_goals_and_nearest_model_reply(scorer, service_rubric):
 
 
 @pytest.mark.model
-def test_apologies_and_plain_brush_offs_fail_no_turn_but_blame_does(scorer, service_rubric):
-    """A red flag fails a turn outright, so a reply that is merely poor must not raise one."""
-    context = "My order arrived broken and I've been waiting two weeks."
-    not_flags = [
-        "Sorry, the instructions really aren't clear — let me show you.",
-        "I checked your order and it was packed in the wrong box, my fault.",
-        "Not my problem, ring head office.",
-        "Calm down, it's just a charger.",
+def test_red_flags_are_raised_for_blame_contempt_and_refusal_and_not_for_a_firm_or_sorry_reply(scorer, service_rubric):
+    """A red flag fails a turn outright: blame, contempt, mockery and an outright refusal raise one; an apology,
+    the business's own fault, a firm no with an alternative or a plain hand-off must not."""
+    context = "The bike I hired yesterday had a flat within ten minutes and I had to push it back."
+    flagged = {
+        "Tyres don't go flat by themselves, so you must have ridden it over something.": "blames_customer",
+        "Oh dear, a whole ten minutes of pushing, how will you ever recover.": "insults_customer",
+        "Honestly, some people just love to moan about everything.": "insults_customer",
+        "Not my department, mate, I just do the bookings. Nothing I can do.": "refuses_help",
+    }
+    clean = [
+        "I'm sorry, that's a rotten start to the day. I'll refund the hire now and check that bike over.",
+        "That one should have been checked before it went out — that's our mistake. Refund's on its way.",
+        "I can't refund the deposit on my own, but I've put the request to my manager and she'll call you by five.",
+        "Flat tyres are handled by the repair desk next door; they'll sort you out.",
     ]
-    for result in scorer.score_many([req(r, service_rubric, context=context) for r in not_flags]):
-        assert result.red_flags == ()
-    blame = scorer.score(req("Well, you should have read the instructions first.", service_rubric, context=context))
-    assert blame.red_flags == ("blames_customer",)
+    results = scorer.score_many([req(r, service_rubric, context=context) for r in [*flagged, *clean]])
+    for (reply, flag), result in zip(flagged.items(), results):
+        assert flag in result.red_flags, reply
+    for reply, result in zip(clean, results[len(flagged):]):
+        assert result.red_flags == (), reply
+
+
+CURTAINS = "You sent the wrong size curtains and I've already cut the packaging to bits."
+WARM_CURTAINS = "Oh no, that's so frustrating after you'd opened everything. I'll send the right size out today."
+
+
+@pytest.mark.model
+def test_a_blaming_clause_costs_the_empathy_that_warm_words_cannot_buy_back(scorer, service_rubric):
+    blaming = WARM_CURTAINS + " Mind you, the size was on your order, you really should have checked it."
+    a, b = scorer.score_many([req(r, service_rubric, context=CURTAINS) for r in (WARM_CURTAINS, blaming)])
+    assert a.scores["empathy"] - b.scores["empathy"] >= 0.1
+    assert b.levels["empathy"] < a.levels["empathy"]
+
+
+@pytest.mark.model
+@pytest.mark.xfail(strict=True, reason="known weakness (models/MODEL_CARD.md): sarcasm around a fix still reads "
+                                       "as level-2 empathy; strict, so it fails loudly once the model learns it")
+def test_a_sarcastic_apology_drops_empathy_a_level(scorer, service_rubric):
+    sarcastic = "Oh, I'm SO sorry the packaging caused you such terrible suffering. I'll send the right size out today."
+    a, c = scorer.score_many([req(r, service_rubric, context=CURTAINS) for r in (WARM_CURTAINS, sarcastic)])
+    assert c.levels["empathy"] < a.levels["empathy"]
+
+
+@pytest.mark.model
+def test_surface_noise_keeps_every_level(scorer, service_rubric):
+    context = "My prescription still isn't ready and I've come back three times this week."
+    clean = "Three trips in one week is too many, I'm sorry. I'll ring the surgery now and have it ready by four."
+    noisy = [
+        "three trips in one week is too many, i'm sorry. i'll ring the surgery now and have it ready by four.",
+        "Three trips in one week is too many Im sorry Ill ring the surgery now and have it ready by four",
+        "Three trpis in one week is too mnay, I'm sorry. I'll ring the surgery now and have it raedy by four.",
+        "Hi Mrs Byrne, three trips in one week is too many, I'm sorry. I'll ring the surgery now and have it ready by four.",
+    ]
+    base, *others = scorer.score_many([req(r, service_rubric, context=context) for r in (clean, *noisy)])
+    for reply, result in zip(noisy, others):
+        assert result.levels == base.levels, reply
+
+
+@pytest.mark.model
+def test_evidence_is_the_phrase_each_criterion_turned_on_not_the_whole_reply(scorer, service_rubric):
+    context = "My boiler's broken, I've got a newborn, and your engineer didn't turn up yesterday."
+    reply = ("With a newborn in a cold house that must be awful, I'm so sorry. "
+             "I'm booking the engineer for eight tomorrow morning and I'll ring you tonight to confirm.")
+    result = scorer.score(req(reply, service_rubric, context=context))
+    empathy, ownership = result.evidence["empathy"], result.evidence["ownership"]
+    assert empathy and ownership
+    for phrase in [*empathy, *ownership, *result.evidence["script_avoidance"]]:
+        assert phrase in reply and len(phrase) < len(reply) / 2  # a phrase of the reply, not the reply
+    assert any(w in empathy[0] for w in ("newborn", "awful", "sorry"))
+    assert any(w in ownership[0] for w in ("booking", "engineer", "eight", "ring"))
+    assert empathy[0] != ownership[0]
 
 
 @pytest.mark.model
