@@ -36,6 +36,9 @@ a name, US/UK spelling, an emoji: `noise.py`) with the same labels, so that nois
 FLAG_C_GRID = (0.02, 0.1, 0.5)
 EVIDENCE_C = 0.01
 """Inverse L2 strength of the evidence taggers (word-level logistic regressions)."""
+MIN_FLAG_PRECISION = 0.75
+"""A learned red-flag head is kept only if its grouped-CV precision reaches this (a false flag fails a good
+reply); otherwise the flag stays matched to the rubric's examples."""
 MIN_FLAG_ROWS = 10
 """A red flag gets a learned head when at least this many training rows raise it and this many do not."""
 
@@ -92,12 +95,15 @@ def flag_metrics(truth: np.ndarray, raised: np.ndarray) -> dict[str, float]:
     precision = hits / max(float(raised.sum()), 1.0)
     recall = hits / max(float(truth.sum()), 1.0)
     f1 = 2 * precision * recall / max(precision + recall, 1e-9)
-    return {"precision": precision, "recall": recall, "f1": f1, "positives": float(truth.sum()), "n": float(len(truth))}
+    f_half = 1.25 * precision * recall / max(0.25 * precision + recall, 1e-9)
+    return {"precision": precision, "recall": recall, "f1": f1, "f_half": f_half, "positives": float(truth.sum()),
+            "n": float(len(truth))}
 
 
 def _fit_flag_head(flag_id: str, train: Sequence[Example], features: np.ndarray, recipe: Sequence[str], say) -> Head | None:
     """A binary head for one red flag on the training rows labelled for red flags; its threshold is the one that
-    gives the best F1 on grouped-CV predictions (a red flag fails the turn: precision counts as much as recall).
+    gives the best F0.5 on grouped-CV predictions: a red flag fails the turn, so a false one (a good reply sent
+    off) costs the trainee more than a missed one, and precision is weighted twice as much as recall.
     None when too few rows raise it or too few do not."""
     rows = [i for i, e in enumerate(train) if e.red_flags is not None]
     truth = np.array([flag_id in (train[i].red_flags or ()) for i in rows])
@@ -116,10 +122,14 @@ def _fit_flag_head(flag_id: str, train: Sequence[Example], features: np.ndarray,
             predicted[va] = fit_head(flag_id, x[tr], y[tr], 1, c, recipe).predict(x[va])
         for threshold in np.arange(0.1, 0.91, 0.05):
             metrics = flag_metrics(truth, predicted >= threshold)
-            if best is None or metrics["f1"] > best[0]:
-                best = (metrics["f1"], c, float(threshold), metrics)
+            if best is None or metrics["f_half"] > best[0]:
+                best = (metrics["f_half"], c, float(threshold), metrics)
     assert best is not None
     _, c, threshold, metrics = best
+    if metrics["precision"] < MIN_FLAG_PRECISION:
+        say(f"  red flag {flag_id}: grouped-CV precision {metrics['precision']:.3f} is under {MIN_FLAG_PRECISION}; "
+            "no learned head (the rubric's examples are used instead)")
+        return None
     say(f"  red flag {flag_id}: C={c} threshold {threshold:.2f} grouped-CV precision {metrics['precision']:.3f} "
         f"recall {metrics['recall']:.3f} ({int(truth.sum())} of {len(rows)} rows raise it)")
     head = fit_head(flag_id, x, y, 1, c, recipe)
