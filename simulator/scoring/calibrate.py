@@ -256,7 +256,8 @@ def calibrate(
 
     say(f"encoding {len(fit)} rows to fit on and {len(held)} held-out rows…")
     fit, held = list(fit), list(held)
-    heads: dict[str, Head] = {}
+    # red-flag heads and evidence taggers are kept as shipped: only the criteria are fitted to the house
+    heads: dict[str, Head] = {key: head for key, head in shipped.heads.items() if key not in rubric.criterion_ids}
     reports: list[CriterionReport] = []
     for criterion in rubric.criteria:
         base = shipped.heads[criterion.id]
