@@ -74,6 +74,9 @@ def test_calibrating_only_the_changed_criterion_keeps_the_others_shipped(tmp_pat
     for cid in ("empathy", "script_avoidance"):
         assert np.array_equal(shipped.heads[cid].weights, calibrated.heads[cid].weights)
     assert json.loads((out / "service.json").read_text())["calibration"]["criteria"] == ["ownership"]
+    # the learned red flags and evidence taggers travel with the calibrated scorer
+    kept = {key for key in shipped.heads if ":" in key}
+    assert kept and kept <= set(calibrated.heads)
 
     code, _, err = _cli("calibrate", "--labels", str(labels), "--out", str(out), "--criteria", "warmth")
     assert code == 2 and "has the criteria" in err and "Traceback" not in err
