@@ -80,14 +80,16 @@ class ReplyRows:
     """Every feature row a batch of replies is scored from, under one recipe, in one matrix, so that the heads
     sharing that recipe (usually all of a rubric's) each make one `predict` call on features built once.
     Rows [0, n) are the replies whole; `alone[i]` are reply i's sentences each read as the whole reply;
-    `without[i]` are reply i without each of its sentences in turn (empty for a one-sentence reply)."""
+    `without[i]` are reply i without each of its sentences in turn (empty for a one-sentence reply, and for
+    every reply unless `leave_one_out` was asked for: only sentence-level evidence reads them)."""
 
     matrix: np.ndarray
     alone: list[slice]
     without: list[slice]
 
     @classmethod
-    def build(cls, recipe: Sequence[str], contexts: np.ndarray, sentences: Sequence[np.ndarray]) -> "ReplyRows":
+    def build(cls, recipe: Sequence[str], contexts: np.ndarray, sentences: Sequence[np.ndarray], *,
+              leave_one_out: bool = True) -> "ReplyRows":
         """contexts (n, L, D); sentences[i] (k_i >= 1, L, D)."""
         context_rows: list[np.ndarray] = [contexts]
         stat_rows: list[np.ndarray] = [sentence_stats(sentences)]
@@ -101,7 +103,7 @@ class ReplyRows:
             stat_rows.append(np.stack([layers] * 3, axis=1))  # one sentence: its max = min = mean
             alone.append(slice(at, at + k))
             at += k
-            if k > 1:
+            if k > 1 and leave_one_out:
                 context_rows.append(repeated)
                 stat_rows.append(sentence_stats([np.delete(layers, j, axis=0) for j in range(k)]))
                 without.append(slice(at, at + k))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from dataclasses import dataclass
@@ -44,13 +45,18 @@ class _Encoded:
     """The reply as typed."""
     parts: tuple[Sentence, ...] = ()
     """Each sentence with where it stands in the reply and its word-pieces: what phrase evidence is read from."""
-    words: tuple | None = None
-    """The reply's words and what the evidence taggers read of each (`attribution.word_features`), once needed."""
 
-    @property
-    def read_up_to(self) -> int:
-        """Where the last word-piece the encoder read ends in the reply."""
-        return max((p.start + int(p.tokens.offsets[:, 1].max(initial=0)) for p in self.parts), default=0)
+    @functools.cached_property
+    def read(self) -> str:
+        """The reply up to the end of the last word-piece the encoder read: words past it cannot be evidence."""
+        end = max((p.start + int(p.tokens.offsets[:, 1].max(initial=0)) for p in self.parts), default=0)
+        return self.text[:end]
+
+    @functools.cached_property
+    def words(self) -> tuple[list[tuple[int, int]], np.ndarray, np.ndarray]:
+        """The words of `read` and what the evidence taggers read of each (`attribution.word_features`),
+        computed once a tagger asks and shared by the reply's criteria."""
+        return word_features(self.read, self.parts)
 
     @property
     def units(self) -> np.ndarray:
@@ -280,7 +286,8 @@ class ModelScorer:
         def rows_for(head: Head) -> ReplyRows:
             if head.recipe not in rows_by_recipe:
                 rows_by_recipe[head.recipe] = ReplyRows.build(
-                    head.recipe, np.stack([e.context for e in encoded]), [e.layers for e in encoded]
+                    head.recipe, np.stack([e.context for e in encoded]), [e.layers for e in encoded],
+                    leave_one_out=self.evidence_unit == "sentence",  # only sentence evidence reads those rows
                 )
             return rows_by_recipe[head.recipe]
 
@@ -320,10 +327,8 @@ class ModelScorer:
         """The words of the reply that drove this criterion's score, strongest first: those its evidence tagger
         marks for a score on this side of the middle when it marks some, else the phrases whose word-pieces
         pushed the score this way (`attribution.py`)."""
-        text = enc.text[: enc.read_up_to]  # words past what the encoder read cannot be evidence
+        text = enc.read
         if tagger is not None and enc.parts:
-            if enc.words is None:  # shared by the reply's criteria
-                object.__setattr__(enc, "words", word_features(text, enc.parts))
             words, word_rows, seen = enc.words
             probability = np.where(seen, tagger.predict(word_rows), 0.0) if word_rows.size else np.zeros(len(words))
             found = tagged_phrases(text, words, probability, limit=self.max_evidence)
