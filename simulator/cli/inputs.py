@@ -12,14 +12,15 @@ from simulator.errors import UsageError
 STDIN = "<stdin>"
 
 
-def decode_utf8(data: bytes, name: str) -> str:
-    """UTF-8 bytes as text (a leading byte-order mark dropped); UsageError naming the line otherwise."""
-    if data.startswith(b"\xef\xbb\xbf"):
+def decode_utf8(data: bytes, name: str, first_line: int = 1) -> str:
+    """UTF-8 bytes as text (a byte-order mark at the very start of the input dropped); UsageError naming the line
+    otherwise, counted from `first_line` (the number of the data's first line in a longer stream)."""
+    if first_line == 1 and data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
+        line = data.count(b"\n", 0, exc.start) + first_line
         column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
         raise UsageError(f"{name}:{line}: not valid UTF-8 text (byte 0x{data[exc.start]:02x} at byte {column} of "
                          "the line); save it as UTF-8 and try again") from None

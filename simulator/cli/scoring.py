@@ -197,13 +197,10 @@ def _stdin_lines(stdin: TextIO) -> Iterator[tuple[int, str | UsageError]]:
             return
         number += 1
         if isinstance(chunk, bytes):
-            if number == 1:
-                chunk = chunk.removeprefix(b"\xef\xbb\xbf")
             try:
-                text = decode_utf8(chunk, f"{STDIN}:{number}")
+                text = decode_utf8(chunk, STDIN, first_line=number)  # drops line 1's byte-order mark
             except UsageError as exc:
-                # decode_utf8 names line 1 of the chunk it was given; say which line of the stream it is
-                yield number, UsageError(str(exc).replace(f"{STDIN}:{number}:1:", f"{STDIN}:{number}:", 1))
+                yield number, exc
                 continue
         else:
             text = chunk.removeprefix("\ufeff") if number == 1 else chunk
