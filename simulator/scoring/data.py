@@ -7,7 +7,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 from simulator import settings
 from simulator.errors import FrontlineError
@@ -57,15 +57,7 @@ def load_examples(files: Iterable[Path], criteria: Sequence[str], *, max_level: 
     seen: dict[str, str] = {}
     files = list(files)
     for path in files:
-        path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise DataError(f"{path}: cannot read labelled data ({exc.strerror or exc})") from exc
-        for number, line in enumerate(text.split("\n"), start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{number}"
+        for where, line in jsonl_lines(path):
             example = parse_row(line, criteria, where, max_level=max_level)
             if not example.labels:
                 continue  # labels none of these criteria: data for another rubric's criteria
@@ -83,6 +75,19 @@ def require_every_criterion(examples: Sequence[Example], criteria: Sequence[str]
         names = ", ".join(repr(c) for c in unlabelled)
         raise DataError(f"no row of {', '.join(str(p) for p in files)} labels {names}; add a column named after "
                         "each criterion (an integer level) to the labelled data")
+
+
+def jsonl_lines(path: Path) -> Iterator[tuple[str, str]]:
+    """("file:line", text) for each non-blank line of a JSONL file; DataError when it cannot be read. Split on
+    newlines only: str.splitlines would also break a line at a U+2028 inside a string."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read labelled data ({exc.strerror or exc})") from exc
+    for number, line in enumerate(text.split("\n"), start=1):
+        if line.strip():
+            yield f"{path}:{number}", line
 
 
 def json_object(line: str, where: str) -> dict:
@@ -146,11 +151,7 @@ def with_flag_labels(examples: Sequence[Example], files: Iterable[Path]) -> list
 
     labels: dict[str, tuple[str, ...]] = {}
     for path in files:
-        path = Path(path)
-        for number, line in enumerate(path.read_text(encoding="utf-8").split("\n"), start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{number}"
+        for where, line in jsonl_lines(path):
             row = json_object(line, where)
             if not isinstance(row.get("id"), str):
                 raise DataError(f"{where}: 'id' must be the id of a labelled row")

@@ -150,15 +150,14 @@ def default_span_files() -> list[Path]:
 
 
 def _span_rows(files: Sequence[Path]) -> dict[str, dict]:
-    from simulator.scoring.data import json_object
+    from simulator.scoring.data import json_object, jsonl_lines
 
     rows: dict[str, dict] = {}
     for path in files:
-        for number, line in enumerate(Path(path).read_text(encoding="utf-8").split("\n"), start=1):
-            if line.strip():
-                row = json_object(line, f"{path}:{number}")
-                if isinstance(row.get("id"), str) and isinstance(row.get("spans"), dict):
-                    rows[row["id"]] = row
+        for where, line in jsonl_lines(path):
+            row = json_object(line, where)
+            if isinstance(row.get("id"), str) and isinstance(row.get("spans"), dict):
+                rows[row["id"]] = row
     return rows
 
 
