@@ -34,13 +34,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-REPLIES = [
-    "I'm so sorry you've had to drive all this way with it, that's a real nuisance.",
-    "We've never actually stocked tyres here, but I think I know where it came from and I'll help you sort it.",
-    "I'll ring Parkway at the car centre right now and tell them you're on your way, so you won't have to explain.",
-    "Not at all, it's an easy mix-up. Dev at Parkway is expecting you and he'll look after you.",
-    "Is there anything else I can help you with today while you're here?",
-]
+from bench_team import REPLIES  # noqa: E402  (the same scripted tire-return replies the team benchmark sends)
+
 ANSI = re.compile(rb"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\x1b[=>]")
 
 _CHILD = r"""
