@@ -135,22 +135,11 @@ def tagged_phrases(text: str, words: list[Span], probability: np.ndarray, *, lim
     candidates: list[tuple[float, int, int]] = []
     for group in phrases(text, words):
         marked = [i for i in group if probability[i] >= threshold
-                  and not (i == group[0] and text[words[i][0] : words[i][1]].strip(_EDGE_PUNCT).lower() in CONJUNCTIONS)]
+                  and not (i == group[0] and _is_conjunction(text, words[i]))]
         if marked:
             lo, hi = marked[0], marked[-1]
             candidates.append((float(probability[lo : hi + 1].sum()), lo, hi))
-    if not candidates:
-        return []
-    candidates.sort(key=lambda c: -c[0])
-    strongest = candidates[0][0]
-    out: list[str] = []
-    for value, lo, hi in candidates[:limit]:
-        if value < SECONDARY * strongest:
-            break
-        phrase = text[words[lo][0] : words[hi][1]].strip().rstrip(",;:—–-").strip()
-        if phrase and phrase not in out:
-            out.append(phrase)
-    return out
+    return _texts(text, words, _strongest(candidates, limit))
 
 
 def phrases(text: str, words: list[Span]) -> list[list[int]]:
@@ -183,16 +172,30 @@ def evidence_phrases(text: str, words: list[Span], shares: np.ndarray, *, upward
     candidates: list[tuple[float, int, int]] = []
     for group in phrases(text, words):
         lo, hi = group[0], group[-1]
-        while lo < hi and text[words[lo][0] : words[lo][1]].strip(_EDGE_PUNCT).lower() in CONJUNCTIONS:
+        while lo < hi and _is_conjunction(text, words[lo]):
             lo += 1
         while hi - lo >= 2 and signed[lo] < 0:
             lo += 1
         while hi - lo >= 2 and signed[hi] < 0:
             hi -= 1
         candidates.append((float(signed[lo : hi + 1].sum()), lo, hi))
-    candidates.sort(key=lambda c: -c[0])
-    strongest = candidates[0][0]
-    chosen = [c for c in candidates if c[0] > 0 and c[0] >= SECONDARY * strongest][:limit] or candidates[:1]
+    chosen = _strongest(candidates, limit) or [min(candidates, key=lambda c: -c[0])]
+    return _texts(text, words, chosen)
+
+
+def _is_conjunction(text: str, word: Span) -> bool:
+    return text[word[0] : word[1]].strip(_EDGE_PUNCT).lower() in CONJUNCTIONS
+
+
+def _strongest(candidates: list[tuple[float, int, int]], limit: int) -> list[tuple[float, int, int]]:
+    """The strongest candidate phrases ((strength, first word, last word)), at most `limit`: those that pushed
+    (strength above 0) and by at least SECONDARY of the strongest, strongest first."""
+    ranked = sorted(candidates, key=lambda c: -c[0])
+    return [c for c in ranked if c[0] > 0 and c[0] >= SECONDARY * ranked[0][0]][:limit]
+
+
+def _texts(text: str, words: list[Span], chosen: list[tuple[float, int, int]]) -> list[str]:
+    """Each chosen phrase's text, once, without trailing separators."""
     out: list[str] = []
     for _, lo, hi in chosen:
         phrase = text[words[lo][0] : words[hi][1]].strip().rstrip(",;:—–-").strip()
