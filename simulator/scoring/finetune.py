@@ -50,6 +50,8 @@ class AdapterSettings:
     """Weight of (1 - cosine) between adapted and base last-layer embeddings, against the heads' loss."""
     lines_per_step: int = 3
     """Customer lines per optimiser step (with all of their replies)."""
+    flag_weight: float = 1.0
+    """Weight of the red flags' binary cross-entropy (rows labelled for red flags only), against the criteria's."""
     seed: int = 0
 
 
@@ -58,10 +60,13 @@ def fit_adapter(
     levels: dict[str, int],
     recipe: Sequence[str],
     *,
+    flags: Sequence[str] = (),
     settings: AdapterSettings = AdapterSettings(),
     log: Callable[[str], None] | None = None,
 ) -> Adapter:
-    """Learn an adapter from labelled `examples` for criteria `levels` (criterion id -> top level)."""
+    """Learn an adapter from labelled `examples` for criteria `levels` (criterion id -> top level) and, where rows
+    are labelled for them, the red flags `flags`: a blaming clause in a warm reply is a few words in a mean, and
+    the encoder has to learn to make them count for the flag (and the empathy cap) to see them."""
     from simulator.scoring.model import reply_sentences
 
     say = log or (lambda _msg: None)
@@ -72,6 +77,13 @@ def fit_adapter(
     model = lora_model(folder, settings.rank, settings.scale, seed=settings.seed)
     criteria = list(levels)
     targets = torch.tensor([[e.labels[c] for c in criteria] for e in examples])
+    flag_known = torch.tensor([e.red_flags is not None for e in examples])
+    flag_targets = torch.tensor([[float(f in (e.red_flags or ())) for f in flags] for e in examples]).reshape(
+        len(examples), len(flags))
+    raised = flag_targets[flag_known].sum(dim=0)
+    flags_learned = [k for k in range(len(flags)) if raised[k] > 0]
+    # positives are rare (a few percent): weighting them by the negatives' share keeps the flag from being ignored
+    flag_pos_weight = ((flag_known.sum() - raised) / raised.clamp(min=1)).clamp(max=20.0)
     sentences = [reply_sentences(e.reply) for e in examples]
 
     def pooled(encoder: torch.nn.Module, texts: list[str]) -> torch.Tensor:
@@ -105,6 +117,7 @@ def fit_adapter(
     mean = base_features.mean(dim=0)
     scale = base_features.std(dim=0).clamp(min=1e-6)
     heads = torch.nn.ModuleList(torch.nn.Linear(base_features.shape[1], levels[c] + 1) for c in criteria)
+    flag_heads = torch.nn.ModuleList(torch.nn.Linear(base_features.shape[1], 1) for _ in flags)
 
     groups: dict[str, list[int]] = {}
     for row, example in enumerate(examples):
@@ -114,16 +127,20 @@ def fit_adapter(
     optimiser = torch.optim.AdamW([
         {"params": [p for p in model.parameters() if p.requires_grad], "lr": settings.learning_rate,
          "weight_decay": 0.0},
-        {"params": heads.parameters(), "lr": settings.head_learning_rate, "weight_decay": settings.head_weight_decay},
+        {"params": [*heads.parameters(), *flag_heads.parameters()], "lr": settings.head_learning_rate,
+         "weight_decay": settings.head_weight_decay},
     ])
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimiser, max_lr=[settings.learning_rate, settings.head_learning_rate], total_steps=steps, pct_start=0.1
     )
     say(f"fine-tuning the encoder adapter (rank {settings.rank}) on {len(examples)} rows, "
-        f"{settings.epochs} epochs of {math.ceil(len(batches_of_lines) / settings.lines_per_step)} steps…")
+        f"{settings.epochs} epochs of {math.ceil(len(batches_of_lines) / settings.lines_per_step)} steps"
+        + (f"; red flags {', '.join(flags[k] for k in flags_learned)} from {int(flag_known.sum())} rows"
+           if flags_learned else "") + "…")
     for epoch in range(settings.epochs):
         order = rng.permutation(len(batches_of_lines))
         losses: list[float] = []
+        flag_losses: list[float] = []
         drift: list[float] = []
         for start in range(0, len(order), settings.lines_per_step):
             rows = [r for g in order[start : start + settings.lines_per_step] for r in batches_of_lines[g]]
@@ -137,21 +154,32 @@ def fit_adapter(
             loss_heads = sum(
                 torch.nn.functional.cross_entropy(head(x), y[:, k]) for k, head in enumerate(heads)
             ) / len(heads)
+            known = flag_known[rows]
+            loss_flags = torch.zeros(())
+            if flags_learned and bool(known.any()):
+                xk = x[known]
+                loss_flags = sum(
+                    torch.nn.functional.binary_cross_entropy_with_logits(
+                        flag_heads[k](xk)[:, 0], flag_targets[rows][known][:, k], pos_weight=flag_pos_weight[k])
+                    for k in flags_learned
+                ) / len(flags_learned)
             distance = (1 - (adapted[:, -1] * reference).sum(dim=-1)).mean()
-            loss = loss_heads + settings.distill_weight * distance
+            loss = loss_heads + settings.flag_weight * loss_flags + settings.distill_weight * distance
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
             schedule.step()
             losses.append(float(loss_heads.detach()))
+            flag_losses.append(float(loss_flags.detach()))
             drift.append(float(distance.detach()))
-        say(f"  epoch {epoch + 1}: heads' loss {np.mean(losses):.3f}, "
+        say(f"  epoch {epoch + 1}: heads' loss {np.mean(losses):.3f}, red flags' {np.mean(flag_losses):.3f}, "
             f"mean cosine to the base embeddings {1 - np.mean(drift):.4f}")
     return to_adapter(model, meta={
         "rank": settings.rank,
         "settings": {k: getattr(settings, k) for k in settings.__dataclass_fields__},
         "rows": len(examples),
         "criteria": criteria,
+        "red_flags": [flags[k] for k in flags_learned],
         "trained_at": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     })
 

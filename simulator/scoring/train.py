@@ -286,6 +286,7 @@ def train_heads(
             raise TrainingError("--adapt fine-tunes on rows labelled for every criterion of the rubric, and only "
                                 f"{len(complete)} are; train the adapter on a rubric whose data labels all of them")
         adapter = fit_adapter(complete, {c.id: c.max_level for c in rubric.criteria}, recipe,
+                              flags=[flag.id for flag in rubric.red_flags],
                               settings=adapt_settings or AdapterSettings(), log=say)
         adapter.meta.update({"rubric": rubric.id, "data_hash": data_hash(data_files)})
         npz_path, _ = save_adapter(adapter, adapter_folder)

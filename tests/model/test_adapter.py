@@ -184,3 +184,28 @@ def test_train_adapt_writes_an_adapter_and_heads_that_name_it(tmp_path):
     mismatched = ModelScorer(encoder=Encoder(adapter=False), heads_folder=tmp_path / "heads")
     with pytest.raises(ScorerError, match="fitted on encoder adapter .* retrain them with `frontline train"):
         mismatched.score(request)
+
+
+@pytest.mark.model
+def test_the_adapter_learns_the_red_flags_the_rows_are_labelled_for():
+    """A blaming clause is a few words in a reply's mean: the encoder learns the flags with the criteria, from the
+    rows labelled for red flags only, and records which it learned (none when no row raises one)."""
+    from dataclasses import replace
+
+    from simulator.scoring.data import Example
+    from simulator.scoring.finetune import AdapterSettings, fit_adapter
+
+    rows = []
+    for i in range(12):
+        context = f"My order {i} arrived broken."
+        rows.append(Example(f"{i}-a", context, "I'm so sorry, I'll send a new one today.", {"empathy": 2}, red_flags=()))
+        rows.append(Example(f"{i}-b", context, "You should have checked it, that's on you.", {"empathy": 0},
+                            red_flags=("blames_customer",)))
+        rows.append(Example(f"{i}-c", context, "Ok.", {"empathy": 0}))  # not labelled for red flags
+    quick = AdapterSettings(epochs=1, rank=2)
+    adapter = fit_adapter(rows, {"empathy": 2}, ("c@6", "smean@6"), flags=["blames_customer", "insults_customer"],
+                          settings=quick)
+    assert adapter.meta["red_flags"] == ["blames_customer"]  # no row raises insults_customer
+    unlabelled = [replace(r, red_flags=None) for r in rows]
+    assert fit_adapter(unlabelled, {"empathy": 2}, ("c@6", "smean@6"), flags=["blames_customer"],
+                       settings=quick).meta["red_flags"] == []
