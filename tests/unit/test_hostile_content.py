@@ -9,6 +9,7 @@ in a subprocess.
 
 from __future__ import annotations
 
+import gc
 import io
 import re
 import subprocess
@@ -225,6 +226,35 @@ def test_ordinary_templates_stay_within_the_budget(tmp_path):
     path, _ = with_template_in_ending(tmp_path, "fine.yaml", template)
     code, out, err = run_cli("validate", str(path))
     assert code == 0, out
+
+
+def test_a_simple_condition_is_not_failed_by_a_busy_machine_or_a_slow_garbage_collection():
+    """The time limit counts the condition's own computing: a CI runner that pauses the thread, or a collection
+    of the whole process's objects landing inside the condition, once failed `scores.empathy >= 0.5` for
+    running over 0.25 s."""
+    from simulator.content.templates import TIME_LIMIT, evaluate_condition
+
+    def paused():  # what a descheduled thread looks like from inside: time passes, no CPU is used
+        time.sleep(TIME_LIMIT * 2)
+        return 0.7
+
+    assert evaluate_condition("paused() * 1 >= 0.5", {"paused": paused})
+
+    def slow_collection(phase, info):  # a collection that takes twice the template's whole budget
+        if phase == "start":
+            spin_until = time.thread_time() + TIME_LIMIT * 2
+            while time.thread_time() < spin_until:
+                pass
+
+    def collected():
+        gc.collect()
+        return 0.7
+
+    gc.callbacks.append(slow_collection)
+    try:
+        assert evaluate_condition("collected() * 1 >= 0.5", {"collected": collected})
+    finally:
+        gc.callbacks.remove(slow_collection)
 
 
 # -- 4. templates and conditions checked over the whole range they read ------------------------------------------
