@@ -36,7 +36,7 @@ a name, US/UK spelling, an emoji: `noise.py`) with the same labels, so that nois
 FLAG_C_GRID = (0.02, 0.1, 0.5)
 EVIDENCE_C = 0.01
 """Inverse L2 strength of the evidence taggers (word-level logistic regressions)."""
-MIN_FLAG_PRECISION = 0.75
+MIN_FLAG_PRECISION = 0.90
 """A learned red-flag head is kept only if its grouped-CV precision reaches this (a false flag fails a good
 reply); otherwise the flag stays matched to the rubric's examples."""
 MIN_FLAG_ROWS = 10
@@ -101,10 +101,11 @@ def flag_metrics(truth: np.ndarray, raised: np.ndarray) -> dict[str, float]:
 
 
 def _fit_flag_head(flag_id: str, train: Sequence[Example], features: np.ndarray, recipe: Sequence[str], say) -> Head | None:
-    """A binary head for one red flag on the training rows labelled for red flags; its threshold is the one that
-    gives the best F0.5 on grouped-CV predictions: a red flag fails the turn, so a false one (a good reply sent
-    off) costs the trainee more than a missed one, and precision is weighted twice as much as recall.
-    None when too few rows raise it or too few do not."""
+    """A binary head for one red flag on the training rows labelled for red flags; its C and threshold are the
+    ones that catch the most flagged rows on grouped-CV predictions while keeping precision at least
+    MIN_FLAG_PRECISION: a red flag fails the turn, so a false one (a good reply sent off) costs the trainee more
+    than a missed one, which the rubric's own examples may still catch.
+    None when too few rows raise it or too few do not, or when no threshold reaches that precision."""
     rows = [i for i, e in enumerate(train) if e.red_flags is not None]
     truth = np.array([flag_id in (train[i].red_flags or ()) for i in rows])
     if truth.sum() < MIN_FLAG_ROWS or (~truth).sum() < MIN_FLAG_ROWS:
@@ -120,15 +121,18 @@ def _fit_flag_head(flag_id: str, train: Sequence[Example], features: np.ndarray,
         predicted = np.zeros(len(y))
         for tr, va in folds:
             predicted[va] = fit_head(flag_id, x[tr], y[tr], 1, c, recipe).predict(x[va])
-        for threshold in np.arange(0.1, 0.91, 0.05):
+        for threshold in np.arange(0.1, 0.96, 0.05):
             metrics = flag_metrics(truth, predicted >= threshold)
-            if best is None or metrics["f_half"] > best[0]:
-                best = (metrics["f_half"], c, float(threshold), metrics)
+            precise = metrics["precision"] >= MIN_FLAG_PRECISION
+            rank = (True, metrics["recall"], metrics["precision"]) if precise else (False, metrics["precision"], 0.0)
+            if best is None or rank > best[0]:
+                best = (rank, c, float(threshold), metrics)
     assert best is not None
     _, c, threshold, metrics = best
     if metrics["precision"] < MIN_FLAG_PRECISION:
-        say(f"  red flag {flag_id}: grouped-CV precision {metrics['precision']:.3f} is under {MIN_FLAG_PRECISION}; "
-            "no learned head (the rubric's examples are used instead)")
+        say(f"  red flag {flag_id}: grouped-CV precision reaches {metrics['precision']:.3f} at best (recall "
+            f"{metrics['recall']:.3f}), under {MIN_FLAG_PRECISION}; no learned head (the rubric's examples are used "
+            "instead)")
         return None
     say(f"  red flag {flag_id}: C={c} threshold {threshold:.2f} grouped-CV precision {metrics['precision']:.3f} "
         f"recall {metrics['recall']:.3f} ({int(truth.sum())} of {len(rows)} rows raise it)")
