@@ -261,8 +261,8 @@ BIKE = "The bike I hired yesterday had a flat within ten minutes and I had to pu
 
 
 @pytest.mark.model
-@pytest.mark.xfail(strict=True, reason="known weakness (models/MODEL_CARD.md): blame is matched to the rubric's "
-                                       "examples until a learned head reaches the precision a red flag needs")
+@pytest.mark.xfail(strict=True, reason="known weakness (models/MODEL_CARD.md): the learned blame head keeps "
+                                       "0.9 precision by catching only about a third of blaming replies")
 def test_a_paraphrased_blame_raises_blames_customer(scorer, service_rubric):
     reply = "Tyres don't go flat by themselves, so you must have ridden it over something."
     assert "blames_customer" in scorer.score(req(reply, service_rubric, context=BIKE)).red_flags
@@ -296,8 +296,6 @@ WARM_CURTAINS = "Oh no, that's so frustrating after you'd opened everything. I'l
 
 
 @pytest.mark.model
-@pytest.mark.xfail(strict=True, reason="known weakness (models/MODEL_CARD.md): a blaming clause after warm words "
-                                       "keeps the warm words' empathy")
 def test_a_blaming_clause_costs_the_empathy_that_warm_words_cannot_buy_back(scorer, service_rubric):
     blaming = WARM_CURTAINS + " Mind you, the size was on your order, you really should have checked it."
     a, b = scorer.score_many([req(r, service_rubric, context=CURTAINS) for r in (WARM_CURTAINS, blaming)])
@@ -306,8 +304,6 @@ def test_a_blaming_clause_costs_the_empathy_that_warm_words_cannot_buy_back(scor
 
 
 @pytest.mark.model
-@pytest.mark.xfail(strict=True, reason="known weakness (models/MODEL_CARD.md): sarcasm around a fix still reads "
-                                       "as level-2 empathy; strict, so it fails loudly once the model learns it")
 def test_a_sarcastic_apology_drops_empathy_a_level(scorer, service_rubric):
     sarcastic = "Oh, I'm SO sorry the packaging caused you such terrible suffering. I'll send the right size out today."
     a, c = scorer.score_many([req(r, service_rubric, context=CURTAINS) for r in (WARM_CURTAINS, sarcastic)])
@@ -329,8 +325,6 @@ def test_surface_noise_keeps_every_level(scorer, service_rubric):
 
 
 @pytest.mark.model
-@pytest.mark.xfail(strict=True, reason="known weakness (models/MODEL_CARD.md): without apostrophes \"Ill ring\" "
-                                       "reads as 'ill', and ownership drops two levels")
 def test_a_reply_typed_without_punctuation_keeps_its_levels(scorer, service_rubric):
     context = "My prescription still isn't ready and I've come back three times this week."
     clean = "Three trips in one week is too many, I'm sorry. I'll ring the surgery now and have it ready by four."
