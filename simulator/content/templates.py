@@ -81,6 +81,8 @@ class _OverBudget(Exception):
 class _Budget:
     deadline: float
     """time.thread_time() past which the render stops; moved on by each garbage collection inside it."""
+    collection_started: float | None = None
+    """time.thread_time() when a garbage collection inside the render began, while it runs."""
     iterations: int = 0
     output: int = 0
     breach: str | None = None
@@ -90,22 +92,17 @@ class _Budget:
 _active: ContextVar[_Budget | None] = ContextVar("frontline_template_budget", default=None)
 
 
-_gc_started: ContextVar[float | None] = ContextVar("frontline_template_gc_started", default=None)
-
-
 def _discount_garbage_collection(phase: str, info: dict) -> None:
     """Gives a running render back the CPU time a garbage collection took inside it (the thread that runs
-    the collection is the one whose allocation triggered it, so the context variables are that render's)."""
-    if _active.get() is None:
+    the collection is the one whose allocation triggered it, so the active budget is that render's)."""
+    budget = _active.get()
+    if budget is None:
         return
     if phase == "start":
-        _gc_started.set(time.thread_time())
-        return
-    started = _gc_started.get()
-    budget = _active.get()
-    if started is not None and budget is not None:
-        budget.deadline += time.thread_time() - started
-        _gc_started.set(None)
+        budget.collection_started = time.thread_time()
+    elif budget.collection_started is not None:
+        budget.deadline += time.thread_time() - budget.collection_started
+        budget.collection_started = None
 
 
 gc.callbacks.append(_discount_garbage_collection)
