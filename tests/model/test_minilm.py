@@ -53,7 +53,7 @@ def test_onnx_graph_and_packed_rows_give_the_torch_hidden_states_of_each_text_al
 
     folder = model_dir()
     reference = minilm.load(folder, torch.device("cpu"))
-    graph = OnnxMiniLM(folder, LAYERS, threads=1)
+    graph = OnnxMiniLM(folder, LAYERS, threads=1, precision="float32")
     tokenizer = load_tokenizer(folder, 256)
     token_ids = [e.ids for e in tokenizer.encode_batch(TEXTS)]
     packed = pack(token_ids, 256)
