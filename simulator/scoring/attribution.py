@@ -86,7 +86,7 @@ def word_shares(text: str, sentences: Sequence[Sentence], per_sentence: np.ndarr
         scaled = vector / (len(tokens.states) * tokens.norms[:, None])  # (L, D)
         pieces, word = _word_of_each_piece(words, sentence)
         piece_share = np.einsum("nld,ld->n", tokens.states[pieces] - reference[None], scaled)
-        np.add.at(shares, word, piece_share)
+        shares += np.bincount(word, weights=piece_share, minlength=len(words))
     return words, shares
 
 
@@ -120,9 +120,12 @@ def word_features(text: str, sentences: Sequence[Sentence]) -> tuple[list[Span],
         pieces, word = _word_of_each_piece(words, sentence)
         if not len(pieces):
             continue
-        np.add.at(features[:, : n_layers * dim], word, sentence.tokens.states[pieces].reshape(len(pieces), -1))
-        np.add.at(counts, word, 1)
-        features[np.unique(word), n_layers * dim :] = sentence.layers[-1]
+        # a word's pieces are consecutive (`word` never decreases), so each word's sum is one reduceat slice
+        each, first = np.unique(word, return_index=True)
+        features[each, : n_layers * dim] += np.add.reduceat(
+            sentence.tokens.states[pieces].reshape(len(pieces), -1), first, axis=0)
+        counts[each] += np.diff(np.append(first, len(word)))
+        features[each, n_layers * dim :] = sentence.layers[-1]
     features[:, : n_layers * dim] /= np.maximum(counts, 1)[:, None]
     return words, features, counts > 0
 
