@@ -226,11 +226,19 @@ class Library:
     def rubric_files(self) -> list[Path]:
         return _unique(p for d in self.rubric_dirs for p in yaml_files(d) if _parse(p).kind is Rubric)
 
-    def _rubric_files_seen_from(self, beside: Path | None) -> list[Path]:
-        """The rubric files a scenario at `beside` can use: the library's, then those in its own folder."""
-        files = self.rubric_files()
+    def _rubric_files_seen_from(self, beside: Path | None, memo: dict | None = None) -> list[Path]:
+        """The rubric files a scenario at `beside` can use: the library's, then those in its own folder.
+        `memo` (a dict) keeps the folders' listings for a run of loads: `scenarios` loads every scenario of a
+        folder, and listing that folder again for each one cost a served app ~0.1 s of its start."""
+        memo = {} if memo is None else memo
+        if None not in memo:
+            memo[None] = self.rubric_files()
+        files = list(memo[None])
         if beside is not None:
-            files += [p for p in yaml_files(beside.parent) if _parse(p).kind is Rubric]
+            folder = beside.parent
+            if folder not in memo:
+                memo[folder] = [p for p in yaml_files(folder) if _parse(p).kind is Rubric]
+            files += memo[folder]
         return files
 
     def rubrics(self, beside: Path | None = None, files: list[Path] | None = None) -> dict[str, Rubric]:
@@ -244,7 +252,7 @@ class Library:
 
     # -- loading, with every check
 
-    def load(self, path: Path) -> Loaded:
+    def load(self, path: Path, *, _listings: dict | None = None) -> Loaded:
         """`path` read and checked completely: a rubric by its shape, a scenario against the rubrics it sees."""
         path = Path(path)
         parsed = _parse(path)
@@ -252,7 +260,7 @@ class Library:
                         content_hash=parsed.content_hash)
         if parsed.kind is not Scenario or parsed.yaml is None:
             return result
-        rubric_files = self._rubric_files_seen_from(path)
+        rubric_files = self._rubric_files_seen_from(path, _listings)
         rubrics = self.rubrics(files=rubric_files)
         key = path.resolve()
         fingerprint = tuple(sorted((rid, id(r)) for rid, r in rubrics.items()))
@@ -303,7 +311,8 @@ class Library:
 
     def scenarios(self) -> list[Loaded[Scenario]]:
         """Every scenario file, usable or not (a broken one has its problems and maybe no model)."""
-        return [self.load(p) for p in self.scenario_files()]
+        listings: dict = {}  # the folders' rubric files, listed once for all the scenarios
+        return [self.load(p, _listings=listings) for p in self.scenario_files()]
 
     def find_scenario(self, name: str) -> Loaded[Scenario]:
         """By id, or by path to a file."""
