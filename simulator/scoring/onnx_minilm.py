@@ -15,6 +15,7 @@ transformers') hidden states.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -168,7 +169,7 @@ def quantize_graph(graph: bytes, arrays: Mapping[str, np.ndarray]) -> tuple[byte
     del model.graph.initializer[:]
     model.graph.initializer.extend(inline)
     model.graph.initializer.extend(numpy_helper.from_array(value, name) for name, value in arrays.items())
-    with tempfile.TemporaryDirectory(prefix="frontline-int8-") as folder:
+    with tempfile.TemporaryDirectory(prefix="frontline-int8-") as folder, _root_logging_silenced():
         target = Path(folder) / "int8.onnx"
         quantize_dynamic(model, target, op_types_to_quantize=["MatMul", "Attention"], per_channel=True,
                          weight_type=QuantType.QInt8,
@@ -176,6 +177,24 @@ def quantize_graph(graph: bytes, arrays: Mapping[str, np.ndarray]) -> tuple[byte
                          extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
         quantized = onnx.load(str(target))
     return _external_weights(quantized)
+
+
+@contextlib.contextmanager
+def _root_logging_silenced():
+    """The quantiser warns through `logging.warning`, which, on a root logger without handlers, installs one
+    that writes to stderr for the rest of the process: in the app that would print over the screen. A handler
+    that drops everything is there while it runs, and records are off."""
+    import logging
+
+    root = logging.getLogger()
+    guard = logging.NullHandler()
+    root.addHandler(guard)
+    logging.disable(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logging.disable(logging.NOTSET)
+        root.removeHandler(guard)
 
 
 def _external_weights(model) -> tuple[bytes, dict[str, np.ndarray]]:

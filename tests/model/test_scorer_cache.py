@@ -164,3 +164,17 @@ def test_cache_files_round_trip_and_only_the_most_recently_used_are_kept(tmp_pat
     kept = sorted(p.name for p in tmp_path.glob("minilm-*.graph"))
     assert len(kept) == onnx_minilm.CACHE_KEEP and "minilm-k0.graph" not in kept
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+@pytest.mark.model
+def test_building_the_int8_graph_prints_nothing_and_leaves_logging_as_it_was(capfd):
+    """ONNX Runtime's quantiser warns through the root logger; in the app that would print over the screen."""
+    import logging
+
+    pytest.importorskip("onnxruntime")
+    handlers = list(logging.getLogger().handlers)
+    graph = _graph(None)
+    assert graph.precision == "int8" and graph.cache_status == "off"
+    captured = capfd.readouterr()
+    assert captured.out == "" and captured.err == ""
+    assert logging.getLogger().handlers == handlers and logging.root.manager.disable == logging.NOTSET
