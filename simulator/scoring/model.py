@@ -20,7 +20,9 @@ from simulator.scoring.encoder import MAX_CHARS, WEIGHTS_SHA256, Encoder, senten
 from simulator.scoring.exemplar import ExemplarScorer
 from simulator.scoring.heads import EVIDENCE_PREFIX, FLAG_PREFIX, Head, HeadSet, ReplyRows, heads_dir, load_heads
 
-SCORER_REVISION = 1
+SCORER_REVISION = 2
+"""Part of every stored turn's scorer version: scores from different revisions are not comparable. 2: the CPU
+encoder runs int8 (`onnx_minilm.PRECISION`) and the heads were fitted on what it gives."""
 
 RED_FLAG_THRESHOLD = 0.45
 """A reply unit this close (cosine) to one of a red flag's examples raises it, if it is also RED_FLAG_MARGIN
