@@ -6,7 +6,8 @@ Both graphs take the same packed inputs (input_ids, the (rows, tokens, tokens) `
 give the hidden states of encoder.LAYERS; both run in ONNX Runtime with the same session options and thread
 count, in one process, alternating on every call (this VM's speed drifts by more than the differences measured,
 so only paired numbers are compared). Cold load and peak RSS are measured in fresh child processes, alternating,
-each loading one graph (the library graph from its cached .onnx file) and scoring a batch.
+each loading one graph (the library graph from its cached .onnx file) and scoring a batch. Both are float32:
+the scorer then quantises its graph to int8 with ONNX Runtime's own quantiser, which either graph could take.
 
 Run from the repository root:  .venv/bin/python benchmarks/bench_runtime.py  [--replies N] [--rounds R]
 """
@@ -105,7 +106,9 @@ def hand_graph(threads: int):
     from simulator.scoring.encoder import LAYERS, model_dir
     from simulator.scoring.onnx_minilm import OnnxMiniLM
 
-    return OnnxMiniLM(model_dir(), LAYERS, threads, load_adapter())
+    # float32, as the library graph is: the int8 step the scorer adds (onnx_minilm.quantize_graph) is ONNX
+    # Runtime's own quantiser and would apply to either graph alike
+    return OnnxMiniLM(model_dir(), LAYERS, threads, load_adapter(), precision="float32")
 
 
 def child(kind: str, path: str, threads: int) -> None:
