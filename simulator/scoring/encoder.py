@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -389,6 +390,9 @@ def _clip(text: str) -> str:
 
 _SENTENCE_END = frozenset(".!?…")
 _CLAUSE_BREAKS = (" — ", " – ", " - ", "; ")
+_NEWLINE = re.compile("\n")
+_SENTENCE_STOP = re.compile("[.!?…][.!?…\"')”’]*(?=\\s|$)")
+_CLAUSE_BREAK = re.compile("(?=( [—–-] |; ))")
 MAX_SPANS = 24
 
 
@@ -398,26 +402,15 @@ def sentence_spans(text: str, *, clauses: bool = True, limit: int = MAX_SPANS) -
     Only the first `limit` spans inside the encoder's window are returned; whitespace is trimmed from each.
     """
     text = text[:MAX_CHARS]
+    n = len(text)
     cuts: list[int] = []
-    i, n = 0, len(text)
-    while i < n:
-        ch = text[i]
-        if ch == "\n":
-            cuts.append(i + 1)
-        elif ch in _SENTENCE_END:
-            j = i + 1
-            while j < n and (text[j] in _SENTENCE_END or text[j] in "\"')”’"):
-                j += 1
-            if j == n or text[j].isspace():
-                cuts.append(j)
-            i = j
-            continue
-        elif clauses:
-            for brk in _CLAUSE_BREAKS:
-                if text.startswith(brk, i):
-                    cuts.append(i + 1 if brk == "; " else i)
-                    break
-        i += 1
+    if "\n" in text:
+        cuts += [m.end() for m in _NEWLINE.finditer(text)]
+    for m in _SENTENCE_STOP.finditer(text):  # a run of stops (and closing quotes) ends a sentence before a space
+        cuts.append(m.end())
+    if clauses:  # overlapping matches, as "; — " cuts twice at one place (the empty span between is dropped)
+        cuts += [m.start() + 1 if m.group(1) == "; " else m.start() for m in _CLAUSE_BREAK.finditer(text)]
+    cuts.sort()
     spans: list[Span] = []
     start = 0
     for end in [*cuts, n]:
