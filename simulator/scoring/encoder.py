@@ -194,16 +194,20 @@ class Encoder:
         cache_size: int = 4096,
         expected_sha256: str | None = None,
         adapter: "Adapter | None | bool" = True,
+        precision: str | None = None,
     ):
         """adapter: True for the shipped encoder adapter when there is one (models/adapter/), False or None for
-        the base model alone, or an Adapter to merge."""
+        the base model alone, or an Adapter to merge. precision: the CPU graph's (`onnx_minilm.PRECISIONS`); None
+        for what the heads were trained on (`onnx_minilm.PRECISION`). torch always runs float32."""
         self._path = path
+        self._precision = precision
         self._adapter_choice: Adapter | None | bool = adapter
         self._device_name = device
         self._num_threads = num_threads
         self._expected_sha256 = expected_sha256
         self._cache = _LRU(cache_size)
         self._token_cache = _LRU(TOKEN_CACHE_SIZE)
+        self._reply_cache = _LRU(TOKEN_CACHE_SIZE)
         self._lock = threading.Lock()
         self._load_lock = threading.Lock()
         self._model: Any = None
@@ -255,7 +259,8 @@ class Encoder:
                     # The built graph is cached (settings.scorer_cache_dir()), keyed by the weights' sha256 that
                     # verify_weights has just checked; a later start loads it instead of building it.
                     model: Any = OnnxMiniLM(folder, LAYERS, threads, adapter, cache_dir=settings.current().scorer_cache,
-                                            weights_sha256=self._expected_sha256 or WEIGHTS_SHA256)
+                                            weights_sha256=self._expected_sha256 or WEIGHTS_SHA256,
+                                            **({"precision": self._precision} if self._precision else {}))
                 else:
                     # Only takes effect if torch is not imported yet: idle OpenMP threads sleep, not spin.
                     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -279,22 +284,34 @@ class Encoder:
 
     # -- encoding ---------------------------------------------------------------------------------------------
 
-    def _forward(self, texts: list[str], *, tokens: bool = False) -> tuple[np.ndarray, list["TokenStates"]]:
+    def _forward(self, texts: list[str], *, tokens: bool = False,
+                 together: bool = False) -> tuple[np.ndarray, list["TokenStates"]]:
         """(n, len(LAYERS), DIM): each text's tokens mean-pooled at each of LAYERS, L2-normalised; with `tokens`,
         also each text's token states (what evidence is read from), else an empty list.
 
         The texts are packed several to a row (`packing.pack`), each attending only to itself, so the result is
-        that of encoding every text alone while padding costs almost nothing.
+        that of encoding every text alone while padding costs almost nothing. The int8 graph is the exception:
+        it quantises a call's activations with one scale for the whole call, so texts encoded together would
+        move each other's results (by up to ~0.03 of a score); there each text gets a call of its own, and a
+        text's embedding is the same whatever it is scored beside — unless `together` says the texts are one
+        unit (a reply's sentences, `reply_layers`), which is always encoded as one call.
         """
         with self._lock:  # the fast tokenizer is not thread-safe, and one forward at a time uses the cores best
             encodings = self._tokenizer.encode_batch(texts)
-            packed = pack([e.ids for e in encodings], ROW_TOKENS)
-            pool = packed.pooling_matrix()
-            if self._backend == "onnx":
-                hidden = list(self._model(packed.input_ids, packed.allowed, packed.position_ids))
-            else:
-                hidden = self._torch_hidden(packed)
-            pooled = np.stack([pool @ h.reshape(pool.shape[1], -1) for h in hidden], axis=1)
+            if not together and self._backend == "onnx" and getattr(self._model, "precision", "") == "int8":
+                parts = [self._encode_packed([e], tokens) for e in encodings]
+                return np.concatenate([p[0] for p in parts]), [s for p in parts for s in p[1]]
+            return self._encode_packed(encodings, tokens)
+
+    def _encode_packed(self, encodings: list, tokens: bool) -> tuple[np.ndarray, list["TokenStates"]]:
+        """`_forward` for these tokenised texts, in one call of the model."""
+        packed = pack([e.ids for e in encodings], ROW_TOKENS)
+        pool = packed.pooling_matrix()
+        if self._backend == "onnx":
+            hidden = list(self._model(packed.input_ids, packed.allowed, packed.position_ids))
+        else:
+            hidden = self._torch_hidden(packed)
+        pooled = np.stack([pool @ h.reshape(pool.shape[1], -1) for h in hidden], axis=1)
         norms = np.linalg.norm(pooled, axis=-1, keepdims=True)
         per_text: list[TokenStates] = []
         if tokens:
@@ -347,6 +364,20 @@ class Encoder:
         """(len(texts), DIM): the usual sentence embedding (last layer, mean-pooled, L2-normalised)."""
         return self.embed_layers(texts, batch_size=batch_size, cache=cache)[:, -1]
 
+    def reply_layers(self, sentences: Sequence[str]) -> tuple[np.ndarray, list["TokenStates"]]:
+        """One reply's sentences encoded together, in one call: (k, len(LAYERS), DIM) their pooled, normalised
+        embeddings and each one's token states. What the heads are trained on and score from; cached by the
+        whole reply, so a reply's result never depends on what else was scored with it or before it."""
+        if not sentences:
+            raise ValueError("a reply has at least one sentence (model.reply_spans)")
+        key = "\x00".join(sentences)
+        hit = self._reply_cache.get(key)
+        if hit is None:
+            self.load()
+            hit = self._forward([_clip(s) for s in sentences], tokens=True, together=True)
+            self._reply_cache.put(key, hit)
+        return hit
+
     def token_states(self, texts: Sequence[str], *, batch_size: int = 32) -> list["TokenStates"]:
         """Each text's token states (for evidence), encoding the texts not seen lately; their pooled embeddings
         are cached too, so a following `embed_layers` of the same texts costs nothing."""
@@ -371,6 +402,7 @@ class Encoder:
     def clear_cache(self) -> None:
         self._cache = _LRU(self._cache.size)
         self._token_cache = _LRU(self._token_cache.size)
+        self._reply_cache = _LRU(self._reply_cache.size)
 
     @property
     def threads(self) -> int:

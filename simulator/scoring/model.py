@@ -249,22 +249,21 @@ class ModelScorer:
         return [r for r in results if r is not None]
 
     def _encode(self, requests: Sequence[ScoreRequest]) -> list[_Encoded]:
-        """One encoder pass over every customer line and every sentence of every reply (cached ones skipped),
-        keeping the replies' word-pieces for evidence."""
+        """Each reply's sentences in one encoder call (`Encoder.reply_layers`) and each customer line on its own
+        (cached ones skipped), keeping the replies' word-pieces for evidence."""
         spans = [reply_spans(r.reply) for r in requests]
         sentences = [[r.reply[a:b] for a, b in ss] for r, ss in zip(requests, spans)]
-        unique_sentences = list(dict.fromkeys(s for ss in sentences for s in ss))
-        states = dict(zip(unique_sentences, self.encoder.token_states(unique_sentences)))
-        texts = list(dict.fromkeys([*(r.context for r in requests), *unique_sentences]))
-        vectors = dict(zip(texts, self.encoder.embed_layers(texts)))
+        groups = [self.encoder.reply_layers(sents) for sents in sentences]
+        contexts = list(dict.fromkeys(r.context for r in requests))
+        context_layers = dict(zip(contexts, self.encoder.embed_layers(contexts)))
         encoded: list[_Encoded] = []
-        for request, sents, sentence_spans_ in zip(requests, sentences, spans):
-            layers = np.stack([vectors[s] for s in sents])
+        for request, sents, sentence_spans_, (layers, states) in zip(requests, sentences, spans, groups):
             mean = layers[:, -1].mean(axis=0)
-            parts = tuple(Sentence(start=a, tokens=states[s], layers=vectors[s]) for s, (a, _) in zip(sents, sentence_spans_))
+            parts = tuple(Sentence(start=a, tokens=state, layers=vectors)
+                          for (a, _), state, vectors in zip(sentence_spans_, states, layers))
             encoded.append(
                 _Encoded(
-                    context=vectors[request.context],
+                    context=context_layers[request.context],
                     sentences=sents,
                     layers=layers,
                     reply=mean / max(float(np.linalg.norm(mean)), 1e-12),

@@ -61,11 +61,11 @@ class EncodedSet:
 def encode_examples(encoder: Encoder, examples: Sequence[Example]) -> EncodedSet:
     from simulator.scoring.model import reply_sentences
 
-    sentences = [reply_sentences(e.reply) for e in examples]
-    texts = list(dict.fromkeys([*(e.context for e in examples), *(s for ss in sentences for s in ss)]))
-    vectors = dict(zip(texts, encoder.embed_layers(texts, batch_size=64)))
+    contexts_seen = list(dict.fromkeys(e.context for e in examples))
+    vectors = dict(zip(contexts_seen, encoder.embed_layers(contexts_seen, batch_size=64)))
     contexts = np.stack([vectors[e.context] for e in examples])
-    stats = sentence_stats([np.stack([vectors[s] for s in ss]) for ss in sentences])
+    # each reply's sentences in one call, as the scorer reads them (the int8 graph's result depends on the call)
+    stats = sentence_stats([encoder.reply_layers(reply_sentences(e.reply))[0] for e in examples])
     return EncodedSet(contexts=contexts, stats=stats)
 
 
@@ -182,14 +182,12 @@ def fit_evidence_taggers(rubric: Rubric, train: Sequence[Example], encoder: Enco
     rows = [e for e in train if e.id in marked and not e.noise_of and marked[e.id].get("reply") == e.reply]
     if not rows:
         return {}
-    sentences_of = [[e.reply[a:b] for a, b in reply_spans(e.reply)] for e in rows]
-    unique = list(dict.fromkeys(s for ss in sentences_of for s in ss))
-    states = dict(zip(unique, encoder.token_states(unique)))
-    vectors = dict(zip(unique, encoder.embed_layers(unique)))
     per_row: list[tuple[np.ndarray, list[tuple[int, int]], np.ndarray]] = []
-    for example, sentences in zip(rows, sentences_of):
-        parts = [Sentence(start=a, tokens=states[s], layers=vectors[s])
-                 for s, (a, _) in zip(sentences, reply_spans(example.reply))]
+    for example in rows:
+        spans = reply_spans(example.reply)
+        layers, states = encoder.reply_layers([example.reply[a:b] for a, b in spans])
+        parts = [Sentence(start=a, tokens=state, layers=vectors)
+                 for (a, _), state, vectors in zip(spans, states, layers)]
         words, features, seen = word_features(example.reply, parts)
         per_row.append((features[seen], [w for w, ok in zip(words, seen) if ok], seen))
     taggers: dict[str, Head] = {}

@@ -149,8 +149,9 @@ def test_both_backends_merge_the_adapter_and_agree(monkeypatch):
         up[name] = rng.normal(scale=0.05, size=(1536, 4)).astype(np.float32)
     adapter = Adapter(scale=2.0, down=down, up=up)
     texts = ["I'll ring the car centre for you right now.", "You'll need to call them yourself."]
-    base = Encoder(adapter=False).embed_layers(texts, cache=False)
-    adapted = Encoder(adapter=adapter).embed_layers(texts, cache=False)
+    # float32 on the CPU too: the scorer's int8 graph differs from torch by its rounding, not by the adapter
+    base = Encoder(adapter=False, precision="float32").embed_layers(texts, cache=False)
+    adapted = Encoder(adapter=adapter, precision="float32").embed_layers(texts, cache=False)
     assert np.abs(base - adapted).max() > 1e-3  # the update changed the embeddings…
     monkeypatch.setenv("FRONTLINE_BACKEND", "torch")
     with_torch = Encoder(adapter=adapter)

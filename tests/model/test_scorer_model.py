@@ -359,6 +359,25 @@ def test_batch_and_single_scores_agree(scorer, service_rubric):
 
 
 @pytest.mark.model
+def test_a_replys_scores_do_not_depend_on_what_is_scored_with_it(scorer, service_rubric):
+    """The int8 graph quantises each call's activations with one scale: a reply encoded in one call with other
+    texts (a batch, or the first reply to a new customer line) scored up to 0.03 apart from the same reply alone.
+    A trainer comparing the app's score with `frontline score` must see the same number."""
+    reply = "I'm so sorry about the wait. I'll ring the depot now and call you back by five."
+    line = "I've been waiting three weeks for this parcel!"
+    scorer.encoder.clear_cache()
+    first = scorer.score(req(reply, service_rubric, context=line))  # the line and the reply both new
+    others = [req(r, service_rubric, context=f"{line} ({i})") for i, r in enumerate([BRUSH_OFF, SCRIPTED, NATURAL])]
+    scorer.encoder.clear_cache()
+    batched = scorer.score_many([*others, req(reply, service_rubric, context=line)])[-1]
+    scorer.prepare(line)
+    again = scorer.score(req(reply, service_rubric, context=line))  # the line already seen, the reply cached
+    for result in (batched, again):
+        assert result.scores == first.scores
+        assert result.evidence == first.evidence and result.red_flags == first.red_flags
+
+
+@pytest.mark.model
 def test_safe_from_several_threads(scorer, service_rubric):
     scorer.encoder.clear_cache()  # force real tokenizer and model calls in every thread
     replies = [f"{base} (ticket {i})" for i, base in enumerate([WARM_OWNING, BRUSH_OFF, SCRIPTED, NATURAL] * 6)]
