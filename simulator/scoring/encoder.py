@@ -42,8 +42,8 @@ LAYERS = (0, 3, 6)
 MAX_CHARS = 16 * MAX_TOKENS
 
 Span = tuple[int, int]
-TOKEN_CACHE_SIZE = 256
-"""Texts whose token states are kept: a reply's sentences, while its evidence may still be asked for."""
+REPLY_CACHE_SIZE = 256
+"""Replies whose sentences' embeddings and token states are kept (`Encoder.reply_layers`)."""
 
 
 @dataclass(frozen=True)
@@ -206,8 +206,7 @@ class Encoder:
         self._num_threads = num_threads
         self._expected_sha256 = expected_sha256
         self._cache = _LRU(cache_size)
-        self._token_cache = _LRU(TOKEN_CACHE_SIZE)
-        self._reply_cache = _LRU(TOKEN_CACHE_SIZE)
+        self._reply_cache = _LRU(REPLY_CACHE_SIZE)
         self._lock = threading.Lock()
         self._load_lock = threading.Lock()
         self._model: Any = None
@@ -254,13 +253,13 @@ class Encoder:
             try:
                 tokenizer = load_tokenizer(folder, MAX_TOKENS)
                 if backend == "onnx":
-                    from simulator.scoring.onnx_minilm import OnnxMiniLM
+                    from simulator.scoring.onnx_minilm import PRECISION, OnnxMiniLM
 
                     # The built graph is cached (settings.scorer_cache_dir()), keyed by the weights' sha256 that
                     # verify_weights has just checked; a later start loads it instead of building it.
                     model: Any = OnnxMiniLM(folder, LAYERS, threads, adapter, cache_dir=settings.current().scorer_cache,
                                             weights_sha256=self._expected_sha256 or WEIGHTS_SHA256,
-                                            **({"precision": self._precision} if self._precision else {}))
+                                            precision=self._precision or PRECISION)
                 else:
                     # Only takes effect if torch is not imported yet: idle OpenMP threads sleep, not spin.
                     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -378,30 +377,11 @@ class Encoder:
             self._reply_cache.put(key, hit)
         return hit
 
-    def token_states(self, texts: Sequence[str], *, batch_size: int = 32) -> list["TokenStates"]:
-        """Each text's token states (for evidence), encoding the texts not seen lately; their pooled embeddings
-        are cached too, so a following `embed_layers` of the same texts costs nothing."""
-        out: list[TokenStates | None] = [self._token_cache.get(t) for t in texts]
-        todo = list(dict.fromkeys(t for t, hit in zip(texts, out) if hit is None))
-        if todo:
-            self.load()
-            found: dict[str, TokenStates] = {}
-            for start in range(0, len(todo), batch_size):
-                chunk = todo[start : start + batch_size]
-                pooled, states = self._forward([_clip(t) for t in chunk], tokens=True)
-                for text, vectors, state in zip(chunk, pooled, states):
-                    self._cache.put(text, vectors)
-                    self._token_cache.put(text, state)
-                    found[text] = state
-            out = [hit if hit is not None else found[t] for t, hit in zip(texts, out)]
-        return [state for state in out if state is not None]
-
     def cache_size(self) -> int:
         return len(self._cache)
 
     def clear_cache(self) -> None:
         self._cache = _LRU(self._cache.size)
-        self._token_cache = _LRU(self._token_cache.size)
         self._reply_cache = _LRU(self._reply_cache.size)
 
     @property
@@ -420,8 +400,6 @@ def _clip(text: str) -> str:
     return text[:MAX_CHARS] if len(text) > MAX_CHARS else text
 
 
-_SENTENCE_END = frozenset(".!?…")
-_CLAUSE_BREAKS = (" — ", " – ", " - ", "; ")
 _NEWLINE = re.compile("\n")
 _SENTENCE_STOP = re.compile("[.!?…][.!?…\"')”’]*(?=\\s|$)")
 _CLAUSE_BREAK = re.compile("(?=( [—–-] |; ))")

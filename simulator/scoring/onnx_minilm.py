@@ -43,10 +43,11 @@ PRECISIONS = ("int8", "float32")
 PRECISION = "int8"
 """What the scorer runs: the graph with its matrix weights quantised to int8 per output channel by ONNX Runtime's
 own dynamic quantiser (`quantize_graph`). On the 2-core machine it scores a reply in about 60 % of the float
-graph's time, and the heads are trained on what it gives (see models/MODEL_CARD.md, "Speed"). "float32" is
+graph's time, and the heads are trained on what it gives (see models/MODEL_CARD.md, "int8 encoder"). "float32" is
 the graph exactly as `build_graph` writes it: the tests compare it with torch."""
 CACHE_KEEP = 4
-"""Cached graphs kept in the folder (the most recently used): each is ~90 MB; a retrained adapter is a new one."""
+"""Cached graphs kept in the folder (the most recently used): each is ~60 MB int8, ~90 MB float32; a retrained
+adapter is a new one."""
 _MAGIC = b"frontline-minilm"
 _ALIGN = 4096
 """The graph and each weight start at a multiple of this in the cache file and in memory (a page)."""
