@@ -124,6 +124,7 @@ def _cmd_score(args: argparse.Namespace, out: TextIO) -> int:
         return _score_jsonl(args, out)
     if args.reply is None:
         raise UsageError('nothing to score: give a reply ("…" --context "…") or --jsonl FILE')
+    _require_words(args.reply)
     rubric = resolve_rubric(args.rubric)
     result = _scorer(args).score(ScoreRequest(reply=args.reply, context=args.context, rubric=rubric))
     out.write(clean(format_score(rubric, result)) + "\n")  # the reply's own words come back as evidence
@@ -141,7 +142,16 @@ def _parse_jsonl_line(line: str, where: str) -> dict[str, Any]:
     if has_surrogate(row):
         raise UsageError(f"{where}: a \\u escape makes a lone surrogate (e.g. \"\\ud800\" without its "
                          "pair), which is not text; fix or remove it")
+    _require_words(row["reply"], f"{where}: ")
     return row
+
+
+def _require_words(reply: str, where: str = "") -> None:
+    """A reply with nothing in it (empty, or spaces and line breaks only) is refused: there are no words to
+    score, and a level for silence would read as feedback on something said."""
+    if not reply.strip():
+        raise UsageError(f"{where}'reply' is empty, so there is nothing to score; give the words said to the "
+                         "customer (or leave the line out)")
 
 
 def _read_jsonl_file(source: str) -> list[tuple[int, dict[str, Any]]]:

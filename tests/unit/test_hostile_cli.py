@@ -85,9 +85,26 @@ REPLIES = {
     "right-to-left": "\u05e9\u05dc\u05d5\u05dd \u202eevil\u202c \u0645\u0631\u062d\u0628\u0627",
     "other languages": "申し訳ございません。Désolé, tut mir leid — извините",
     "line separators inside the text": "one\u2028two\u2029three\x85four",
-    "empty": "",
     "100,000 characters": "I'm sorry. " * 9091,
 }
+
+
+@pytest.mark.parametrize("blank", ["", "   ", " \n\t "])
+def test_an_empty_reply_is_refused_clearly_in_every_mode(blank, tmp_path):
+    code, out, err = _cli("score", "--context", "My order is late", blank)
+    assert code == 2 and out == "" and "'reply' is empty, so there is nothing to score" in err
+
+    code, out, err = _cli("score", "--jsonl", "-", stdin=_line("a", blank) + _line("b", "I'll fix it now."))
+    assert code == 2
+    refused, scored = [json.loads(line) for line in out.splitlines()]
+    assert refused == {"line": 1, "error": "<stdin>:1: 'reply' is empty, so there is nothing to score; give the "
+                                          "words said to the customer (or leave the line out)"}
+    assert scored["id"] == "b" and "scores" in scored
+
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(_line("a", "I'll fix it now.") + _line("b", blank))
+    code, out, err = _cli("score", "--jsonl", str(path))
+    assert code == 2 and out == "" and f"{path}:2: 'reply' is empty" in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize("kind", list(REPLIES))
@@ -100,8 +117,7 @@ def test_a_reply_of_any_content_or_length_is_scored(kind):
     records = [json.loads(line) for line in out.splitlines()]
     assert [r["id"] for r in records] == ["a", "b"]  # one output line per input line, in order
     assert set(records[0]["levels"]) == {"empathy", "ownership", "script_avoidance"}
-    if reply.strip():
-        assert records[0]["evidence"]["empathy"] == [reply.strip()[:40]]  # the exact text, \u-escaped at most
+    assert records[0]["evidence"]["empathy"] == [reply.strip()[:40]]  # the exact text, \u-escaped at most
 
 
 def test_a_single_reply_with_escape_sequences_prints_inertly():
