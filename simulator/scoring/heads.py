@@ -19,13 +19,18 @@ from simulator import settings
 from simulator.scoring.base import ScorerError
 from simulator.scoring.encoder import LAYERS
 
-FORMAT = 1
+FORMAT = 2
+"""2: a head may be a small neural network (kind "mlp": its hidden layer stored as "<id>.hidden_weights" and
+"<id>.hidden_bias"). Format 1 artefacts (linear heads only, e.g. from an older `frontline calibrate`) still load."""
+READABLE_FORMATS = (1, 2)
 EVIDENCE_PREFIX = "evidence:"
 """Evidence taggers ("evidence:<criterion>:high" / ":low") are stored beside the heads too: word-level
 logistic regressions on `attribution.word_features`, saying which words carry a top (or a bottom) level."""
 FLAG_PREFIX = "flag:"
 """A red flag's learned head is stored beside the criteria's heads under "flag:<red flag id>"; its score is the
-probability that the reply raises the flag, compared with the threshold in its info."""
+probability that the reply raises the flag, compared with the threshold in its info. A flag's head is a logistic
+regression or, where grouped CV says it catches more at the same precision, a one-hidden-layer network (kind
+"mlp")."""
 BLOCKS = ("c", "x", "smax", "smin", "smean")
 """Feature blocks, each at a layer ("smax@6"): c the customer line, smax/smin/smean the per-dimension max/min/mean
 over the reply's sentences, x = smean * c (how the reply relates to what the customer said)."""
@@ -127,13 +132,21 @@ class Head:
     bias: np.ndarray
     max_level: int
     kind: str = "softmax"
+    """"softmax" (levels), "linear" (a clipped linear score) or "mlp" (one ReLU hidden layer, then a sigmoid:
+    the probability of a binary label, e.g. a red flag; `weights` (1, hidden) and `bias` (1,) are its output)."""
     combine: str = "whole"
     """How the reply's score is made: "whole" (head on the whole reply), "max" (best sentence), "blend" (mean)."""
     info: dict[str, Any] = field(default_factory=dict)
+    hidden_weights: np.ndarray | None = None
+    """(hidden, features) for kind "mlp", else None."""
+    hidden_bias: np.ndarray | None = None
 
     def predict(self, features: np.ndarray) -> np.ndarray:
         """0–1 scores for rows of features built with this head's recipe (`build_features`)."""
         x = (features - self.mean) / self.scale
+        if self.kind == "mlp":
+            hidden = np.maximum(x @ self.hidden_weights.T + self.hidden_bias, 0.0)
+            return 0.5 * (1.0 + np.tanh(0.5 * (hidden @ self.weights[0] + self.bias[0])))  # sigmoid, no overflow
         logits = x @ self.weights.T + self.bias
         if self.kind == "linear":
             return np.clip(logits[:, 0], 0.0, 1.0)
@@ -146,6 +159,10 @@ class Head:
         """(F,) how much the score of this one row of features moves per unit of each (unstandardised) feature,
         at this row: the softmax's gradient folded over the levels. What phrase-level evidence is weighed by."""
         x = (features - self.mean) / self.scale
+        if self.kind == "mlp":
+            active = (x @ self.hidden_weights.T + self.hidden_bias) > 0
+            p = float(self.predict(features[None, :])[0])
+            return p * (1.0 - p) * ((self.weights[0] * active) @ self.hidden_weights) / self.scale
         logits = x @ self.weights.T + self.bias
         if self.kind == "linear":
             return self.weights[0] / self.scale
@@ -190,6 +207,9 @@ def save_heads(heads: HeadSet, folder: Path | None = None) -> tuple[Path, Path]:
         arrays[f"{cid}.scale"] = head.scale.astype(np.float32)
         arrays[f"{cid}.weights"] = head.weights.astype(np.float32)
         arrays[f"{cid}.bias"] = head.bias.astype(np.float32)
+        if head.hidden_weights is not None and head.hidden_bias is not None:
+            arrays[f"{cid}.hidden_weights"] = head.hidden_weights.astype(np.float32)
+            arrays[f"{cid}.hidden_bias"] = head.hidden_bias.astype(np.float32)
         criteria[cid] = {
             "recipe": list(head.recipe),
             "kind": head.kind,
@@ -221,8 +241,10 @@ def load_heads(rubric_id: str, folder: Path | None = None) -> HeadSet | None:
     if meta is None:
         return None
     npz_path, json_path = artefact_paths(rubric_id, folder)
-    if meta.get("format") != FORMAT:
-        raise ScorerError(f"trained heads {json_path} have format {meta.get('format')}, expected {FORMAT}; retrain")
+    if meta.get("format") not in READABLE_FORMATS:
+        raise ScorerError(f"trained heads {json_path} have format {meta.get('format')}, which this Frontline cannot "
+                          f"read (it reads {', '.join(map(str, READABLE_FORMATS))}); retrain with `frontline train`, "
+                          "or upgrade Frontline")
     try:
         with np.load(npz_path) as arrays:
             heads = {
@@ -237,6 +259,8 @@ def load_heads(rubric_id: str, folder: Path | None = None) -> HeadSet | None:
                     kind=spec.get("kind", "softmax"),
                     combine=spec.get("combine", "whole"),
                     info={k: v for k, v in spec.items() if k not in {"recipe", "kind", "combine", "max_level"}},
+                    hidden_weights=arrays[f"{cid}.hidden_weights"] if spec.get("kind") == "mlp" else None,
+                    hidden_bias=arrays[f"{cid}.hidden_bias"] if spec.get("kind") == "mlp" else None,
                 )
                 for cid, spec in meta["criteria"].items()
             }

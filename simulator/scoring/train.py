@@ -34,12 +34,21 @@ AUGMENT = 0.5
 """Share of the clean training replies that also train as a noisy copy (typos, case, punctuation, a greeting,
 a name, US/UK spelling, an emoji: `noise.py`) with the same labels, so that noise does not move a level."""
 FLAG_C_GRID = (0.02, 0.1, 0.5)
+FLAG_MLP_ALPHAS = (1.0, 3.0)
+"""L2 strengths of the network shared by the red flags (`fit_flag_network`), tried beside the logistic heads
+(FLAG_C_GRID); each flag keeps whichever catches the most on grouped CV at MIN_FLAG_PRECISION. On the int8
+encoder one network for the three flags caught about four times as many insults as a logistic head at that
+precision (mocking sympathy and "calm down" read as warm words to a linear head); a network per flag did not."""
+FLAG_MLP_HIDDEN = 128
+FLAG_MLP_EPOCHS = 60
+"""Passes of Adam over the rows: a fixed, early stop (the network is not trained to convergence, which would
+fit the training rows' wording), chosen with the alphas on grouped CV."""
 EVIDENCE_C = 0.01
 """Inverse L2 strength of the evidence taggers (word-level logistic regressions)."""
 MIN_FLAG_PRECISION = 0.90
 """A learned red-flag head is kept only if its grouped-CV precision reaches this (a false flag fails a good
 reply); otherwise the flag stays matched to the rubric's examples."""
-FLAG_THRESHOLDS = (*np.round(np.arange(0.1, 0.96, 0.05), 2), 0.97, 0.98, 0.99)
+FLAG_THRESHOLDS = (*np.round(np.arange(0.1, 0.96, 0.05), 2), 0.97, 0.98, 0.99, 0.995, 0.999)
 """The thresholds a red-flag head is tried at on grouped CV. Finer at the top, where the heads that reach
 MIN_FLAG_PRECISION live: on the int8 encoder the insult head reached 0.875 at 0.95, the top of a 0.05 grid."""
 MIN_FLAG_ROWS = 10
@@ -92,6 +101,42 @@ def fit_head(criterion: str, features: np.ndarray, levels: np.ndarray, max_level
                 scale=scale.astype(np.float32), weights=weights, bias=bias, max_level=max_level)
 
 
+def fit_flag_network(features: np.ndarray, labels: np.ndarray, alpha: float, recipe: Sequence[str],
+                     names: Sequence[str], seed: int = 0) -> dict[str, Head]:
+    """One one-hidden-layer ReLU network (scikit-learn's MLPClassifier) on standardised features, with a sigmoid
+    output per column of `labels` (n, len(names)), as one head per name sharing the hidden layer: what makes a
+    reply an insult is learned beside what makes it blame or a refusal. Each head's `predict` is the
+    probability of its label."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    mean = features.mean(axis=0)
+    scale = features.std(axis=0)
+    scale[scale < 1e-8] = 1.0
+    model = MLPClassifier(hidden_layer_sizes=(FLAG_MLP_HIDDEN,), alpha=alpha, max_iter=FLAG_MLP_EPOCHS,
+                          random_state=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # stopping early is the point (FLAG_MLP_EPOCHS)
+        model.fit((features - mean) / scale, labels if labels.shape[1] > 1 else labels[:, 0])
+    hidden_weights = model.coefs_[0].T.astype(np.float32)
+    hidden_bias = model.intercepts_[0].astype(np.float32)
+    return {
+        name: Head(criterion=name, recipe=tuple(recipe), mean=mean.astype(np.float32),
+                   scale=scale.astype(np.float32), weights=model.coefs_[1][:, j][None, :].astype(np.float32),
+                   bias=model.intercepts_[1][j : j + 1].astype(np.float32), max_level=1, kind="mlp",
+                   hidden_weights=hidden_weights, hidden_bias=hidden_bias)
+        for j, name in enumerate(names)
+    }
+
+
+def fit_mlp_head(name: str, features: np.ndarray, labels: np.ndarray, alpha: float, recipe: Sequence[str],
+                 seed: int = 0) -> Head:
+    """`fit_flag_network` for one binary label."""
+    return fit_flag_network(features, labels[:, None], alpha, recipe, [name], seed)[name]
+
+
 def flag_metrics(truth: np.ndarray, raised: np.ndarray) -> dict[str, float]:
     """Precision, recall and F1 of raising a red flag, and how many rows raise it in truth."""
     hits = float(np.sum(truth & raised))
@@ -103,45 +148,79 @@ def flag_metrics(truth: np.ndarray, raised: np.ndarray) -> dict[str, float]:
             "n": float(len(truth))}
 
 
-def _fit_flag_head(flag_id: str, train: Sequence[Example], features: np.ndarray, recipe: Sequence[str], say) -> Head | None:
-    """A binary head for one red flag on the training rows labelled for red flags; its C and threshold are the
-    ones that catch the most flagged rows on grouped-CV predictions while keeping precision at least
-    MIN_FLAG_PRECISION: a red flag fails the turn, so a false one (a good reply sent off) costs the trainee more
-    than a missed one, which the rubric's own examples may still catch.
-    None when too few rows raise it or too few do not, or when no threshold reaches that precision."""
+def _fit_flag_heads(flag_ids: Sequence[str], train: Sequence[Example], features: np.ndarray,
+                    recipe: Sequence[str], say) -> dict[str, Head]:
+    """A binary head per red flag, on the training rows labelled for red flags: a logistic regression of its
+    own, or its output of one network shared by the flags (`fit_flag_network`), whichever (with its C or
+    alpha, and its threshold) catches the most flagged rows on grouped-CV predictions while keeping precision
+    at least MIN_FLAG_PRECISION: a red flag fails the turn, so a false one (a good reply sent off) costs the
+    trainee more than a missed one, which the rubric's own examples may still catch. A flag gets no head (and
+    is matched to its examples) when too few rows raise it or too few do not, or when no threshold reaches that
+    precision."""
     rows = [i for i, e in enumerate(train) if e.red_flags is not None]
-    truth = np.array([flag_id in (train[i].red_flags or ()) for i in rows])
-    if truth.sum() < MIN_FLAG_ROWS or (~truth).sum() < MIN_FLAG_ROWS:
-        say(f"  red flag {flag_id}: {int(truth.sum())} of {len(rows)} labelled rows raise it; too few for a head "
-            "(the rubric's examples are used instead)")
-        return None
+    truth = {f: np.array([f in (train[i].red_flags or ()) for i in rows], dtype=bool) for f in flag_ids}
+    eligible = []
+    for flag_id in flag_ids:
+        if truth[flag_id].sum() < MIN_FLAG_ROWS or (~truth[flag_id]).sum() < MIN_FLAG_ROWS:
+            say(f"  red flag {flag_id}: {int(truth[flag_id].sum())} of {len(rows)} labelled rows raise it; too few "
+                "for a head (the rubric's examples are used instead)")
+        else:
+            eligible.append(flag_id)
+    if not eligible:
+        return {}
     subset = [train[i] for i in rows]
     x = features[rows]
-    y = truth.astype(int)
+    y = np.stack([truth[f] for f in eligible], axis=1).astype(int)
     folds = [(tr, va) for tr, va in group_folds(subset, FOLDS) if tr and va]
-    best: tuple[float, float, float, dict[str, float]] | None = None
+
+    # grouped-CV predictions of every candidate, per flag
+    predictions: dict[tuple[str, float], np.ndarray] = {}
     for c in FLAG_C_GRID:
-        predicted = np.zeros(len(y))
+        predicted = np.zeros(y.shape)
+        for j, flag_id in enumerate(eligible):
+            for tr, va in folds:
+                predicted[va, j] = fit_head(flag_id, x[tr], y[tr, j], 1, c, recipe).predict(x[va])
+        predictions[("logistic", c)] = predicted
+    for alpha in FLAG_MLP_ALPHAS:
+        predicted = np.zeros(y.shape)
         for tr, va in folds:
-            predicted[va] = fit_head(flag_id, x[tr], y[tr], 1, c, recipe).predict(x[va])
-        for threshold in FLAG_THRESHOLDS:
-            metrics = flag_metrics(truth, predicted >= threshold)
-            precise = metrics["precision"] >= MIN_FLAG_PRECISION
-            rank = (True, metrics["recall"], metrics["precision"]) if precise else (False, metrics["precision"], 0.0)
-            if best is None or rank > best[0]:
-                best = (rank, c, float(threshold), metrics)
-    assert best is not None
-    _, c, threshold, metrics = best
-    if metrics["precision"] < MIN_FLAG_PRECISION:
-        say(f"  red flag {flag_id}: grouped-CV precision reaches {metrics['precision']:.3f} at best (recall "
-            f"{metrics['recall']:.3f}), under {MIN_FLAG_PRECISION}; no learned head (the rubric's examples are used "
-            "instead)")
-        return None
-    say(f"  red flag {flag_id}: C={c} threshold {threshold:.2f} grouped-CV precision {metrics['precision']:.3f} "
-        f"recall {metrics['recall']:.3f} ({int(truth.sum())} of {len(rows)} rows raise it)")
-    head = fit_head(flag_id, x, y, 1, c, recipe)
-    head.info = {"C": c, "threshold": round(threshold, 2), "cv": {k: round(v, 4) for k, v in metrics.items()}}
-    return head
+            network = fit_flag_network(x[tr], y[tr], alpha, recipe, eligible)
+            for j, flag_id in enumerate(eligible):
+                predicted[va, j] = network[flag_id].predict(x[va])
+        predictions[("mlp", alpha)] = predicted
+
+    heads: dict[str, Head] = {}
+    networks: dict[float, dict[str, Head]] = {}
+    for j, flag_id in enumerate(eligible):
+        best: tuple[tuple, tuple[str, float], float, dict[str, float]] | None = None
+        for candidate, predicted in predictions.items():
+            for threshold in FLAG_THRESHOLDS:
+                metrics = flag_metrics(truth[flag_id], predicted[:, j] >= threshold)
+                precise = metrics["precision"] >= MIN_FLAG_PRECISION
+                rank = (True, metrics["recall"], metrics["precision"]) if precise else (False, metrics["precision"], 0.0)
+                if best is None or rank > best[0]:
+                    best = (rank, candidate, float(threshold), metrics)
+        assert best is not None
+        _, (kind, strength), threshold, metrics = best
+        if metrics["precision"] < MIN_FLAG_PRECISION:
+            say(f"  red flag {flag_id}: grouped-CV precision reaches {metrics['precision']:.3f} at best (recall "
+                f"{metrics['recall']:.3f}), under {MIN_FLAG_PRECISION}; no learned head (the rubric's examples are "
+                "used instead)")
+            continue
+        setting = f"alpha={strength}" if kind == "mlp" else f"C={strength}"
+        say(f"  red flag {flag_id}: {kind} {setting} threshold {threshold:g} grouped-CV precision "
+            f"{metrics['precision']:.3f} recall {metrics['recall']:.3f} ({int(truth[flag_id].sum())} of {len(rows)} "
+            "rows raise it)")
+        if kind == "mlp":
+            if strength not in networks:
+                networks[strength] = fit_flag_network(x, y, strength, recipe, eligible)
+            head = networks[strength][flag_id]
+        else:
+            head = fit_head(flag_id, x, y[:, j], 1, strength, recipe)
+        head.info = {"model": kind, ("alpha" if kind == "mlp" else "C"): strength, "threshold": round(threshold, 3),
+                     "cv": {k: round(v, 4) for k, v in metrics.items()}}
+        heads[flag_id] = head
+    return heads
 
 
 def evidence_dir() -> Path:
@@ -329,11 +408,10 @@ def train_heads(
                      "train_level_counts": np.bincount(levels, minlength=criterion.max_level + 1).tolist()}
         heads[criterion.id] = head
     flag_cv: dict[str, dict[str, float]] = {}
-    for flag in rubric.red_flags:
-        head = _fit_flag_head(flag.id, train, all_features, recipe, say)
-        if head is not None:
-            heads[FLAG_PREFIX + flag.id] = head
-            flag_cv[flag.id] = head.info["cv"]
+    for flag_id, head in _fit_flag_heads([flag.id for flag in rubric.red_flags], train, all_features, recipe,
+                                         say).items():
+        heads[FLAG_PREFIX + flag_id] = head
+        flag_cv[flag_id] = head.info["cv"]
     span_files = list(default_span_files() if span_files is None else span_files)
     heads.update(fit_evidence_taggers(rubric, train, encoder, span_files, say))
     held_out: dict[str, dict[str, float]] = {}
@@ -363,7 +441,8 @@ def train_heads(
         "data_hash": data_hash([*data_files, *flag_files, *span_files]),
         "data_files": [Path(p).name for p in [*data_files, *flag_files, *span_files]],
         "rows": {"train": clean_train, "noisy_copies": len(train) - clean_train, "test": len(test)},
-        "red_flag_heads": {fid: {"cv": cv, "threshold": heads[FLAG_PREFIX + fid].info["threshold"]}
+        "red_flag_heads": {fid: {"model": heads[FLAG_PREFIX + fid].info["model"], "cv": cv,
+                                 "threshold": heads[FLAG_PREFIX + fid].info["threshold"]}
                            for fid, cv in flag_cv.items()},
         "rows_per_criterion": {c.id: {"train": sum(c.id in e.labels for e in train),
                                       "test": sum(c.id in e.labels for e in test)} for c in rubric.criteria},

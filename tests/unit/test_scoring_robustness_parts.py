@@ -125,3 +125,60 @@ def test_a_two_level_head_gives_the_probability_of_the_upper_level():
     head = fit_head("flag:demo", x, y, 1, 1.0, ("c@6",))
     p = head.predict(x)
     assert ((p >= 0.5) == (y == 1)).mean() > 0.9 and p.min() >= 0 and p.max() <= 1
+
+
+def _xor_rows(seed: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """A label no straight line separates (the sign of a product), as "warm words, mocking tone" is to a
+    logistic head on pooled embeddings."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(600, 6)).astype(np.float32)
+    return x, (x[:, 0] * x[:, 1] > 0).astype(int)
+
+
+def test_a_network_flag_head_learns_what_a_logistic_one_cannot_and_gives_sklearns_probabilities():
+    from sklearn.neural_network import MLPClassifier
+
+    from simulator.scoring.train import FLAG_MLP_EPOCHS, FLAG_MLP_HIDDEN, fit_head, fit_mlp_head
+
+    x, y = _xor_rows()
+    network = fit_mlp_head("flag:demo", x[:400], y[:400], 0.1, ("c@6",))
+    logistic = fit_head("flag:demo", x[:400], y[:400], 1, 1.0, ("c@6",))
+    held_x, held_y = x[400:], y[400:]
+    assert ((network.predict(held_x) >= 0.5) == held_y).mean() > 0.8
+    assert ((logistic.predict(held_x) >= 0.5) == held_y).mean() < 0.7
+
+    # the numpy forward pass is sklearn's own predict_proba on the standardised rows
+    reference = MLPClassifier(hidden_layer_sizes=(FLAG_MLP_HIDDEN,), alpha=0.1, max_iter=FLAG_MLP_EPOCHS,
+                              random_state=0)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reference.fit((x[:400] - network.mean) / network.scale, y[:400])
+    expected = reference.predict_proba((held_x - network.mean) / network.scale)[:, 1]
+    np.testing.assert_allclose(network.predict(held_x), expected, atol=1e-4)
+
+
+def test_a_network_head_survives_saving_and_format_1_heads_still_load(tmp_path):
+    import json as json_module
+
+    from simulator.scoring.heads import HeadSet, load_heads, save_heads
+    from simulator.scoring.train import fit_head, fit_mlp_head
+
+    x, y = _xor_rows()
+    heads = {"flag:demo": fit_mlp_head("flag:demo", x, y, 0.1, ("c@6",)),
+             "empathy": fit_head("empathy", x, y, 1, 1.0, ("c@6",))}
+    save_heads(HeadSet(rubric_id="demo", heads=heads, meta={}), tmp_path)
+    loaded = load_heads("demo", tmp_path)
+    assert loaded is not None and loaded.heads["flag:demo"].kind == "mlp"
+    for key, head in heads.items():
+        np.testing.assert_allclose(loaded.heads[key].predict(x), head.predict(x), rtol=1e-6)
+
+    # an artefact written before network heads existed (format 1, linear heads only) is read as before
+    save_heads(HeadSet(rubric_id="old", heads={"empathy": heads["empathy"]}, meta={}), tmp_path)
+    meta_path = tmp_path / "old.json"
+    meta = json_module.loads(meta_path.read_text())
+    meta_path.write_text(json_module.dumps({**meta, "format": 1}))
+    old = load_heads("old", tmp_path)
+    assert old is not None
+    np.testing.assert_allclose(old.heads["empathy"].predict(x), heads["empathy"].predict(x), rtol=1e-6)
