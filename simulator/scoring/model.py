@@ -20,9 +20,11 @@ from simulator.scoring.encoder import MAX_CHARS, WEIGHTS_SHA256, Encoder, senten
 from simulator.scoring.exemplar import ExemplarScorer
 from simulator.scoring.heads import EVIDENCE_PREFIX, FLAG_PREFIX, Head, HeadSet, ReplyRows, heads_dir, load_heads
 
-SCORER_REVISION = 2
+SCORER_REVISION = 3
 """Part of every stored turn's scorer version: scores from different revisions are not comparable. 2: the CPU
-encoder runs int8 (`onnx_minilm.PRECISION`) and the heads were fitted on what it gives."""
+encoder runs int8 (`onnx_minilm.PRECISION`) and the heads were fitted on what it gives. 3: the insult flag's
+head is a network (`train.fit_flag_network`); the version's heads part names the data they were fitted on,
+which did not change, so the revision marks it."""
 
 RED_FLAG_THRESHOLD = 0.45
 """A reply unit this close (cosine) to one of a red flag's examples raises it, if it is also RED_FLAG_MARGIN

@@ -182,3 +182,28 @@ def test_a_network_head_survives_saving_and_format_1_heads_still_load(tmp_path):
     old = load_heads("old", tmp_path)
     assert old is not None
     np.testing.assert_allclose(old.heads["empathy"].predict(x), heads["empathy"].predict(x), rtol=1e-6)
+
+
+def test_each_flag_takes_the_network_only_where_it_catches_clearly_more_than_a_logistic_head():
+    """Training picks per flag on grouped CV: a flag no straight line separates gets the shared network's head,
+    one a logistic head already catches keeps that (a network also fits the wording of the settings)."""
+    from simulator.scoring.train import _fit_flag_heads
+
+    x, crossed = _xor_rows(seed=6)
+    x = np.vstack([x, x + 0.01])
+    crossed = np.concatenate([crossed, crossed])
+    straight = (x[:, 2] > 0.8).astype(int)
+    examples = [
+        Example(id=f"r{i}", context=f"customer line {i // 4}", reply=f"reply {i}", labels={"empathy": 1},
+                red_flags=tuple(f for f, y in (("crossed", crossed[i]), ("straight", straight[i])) if y))
+        for i in range(len(x))
+    ]
+    said: list[str] = []
+    heads = _fit_flag_heads(["crossed", "straight", "never"], examples, x, ("c@6",), said.append)
+    assert heads["crossed"].kind == "mlp" and heads["crossed"].info["model"] == "mlp"
+    assert heads["straight"].kind == "softmax" and heads["straight"].info["model"] == "logistic"
+    assert "never" not in heads and any("never: 0 of" in line for line in said)
+    for flag, truth in (("crossed", crossed), ("straight", straight)):
+        assert heads[flag].info["cv"]["precision"] >= 0.9
+        raised = heads[flag].predict(x) >= heads[flag].info["threshold"]
+        assert (raised & (truth == 1)).sum() / truth.sum() > 0.5, flag
