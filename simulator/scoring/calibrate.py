@@ -22,7 +22,6 @@ same side.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import shutil
@@ -35,7 +34,9 @@ import numpy as np
 from simulator.content.rubric import Rubric
 from simulator.errors import FrontlineError
 from simulator.scoring.data import Example, data_hash, load_examples
-from simulator.scoring.heads import Head, HeadSet, build_features, heads_dir, load_heads, save_heads
+from simulator.scoring.heads import (
+    Head, HeadSet, build_features, heads_dir, load_heads, one_blas_thread, save_heads,
+)
 from simulator.scoring.metrics import quadratic_weighted_kappa, spearman
 
 STRENGTHS = (0.0, 15.0, 60.0, 240.0)
@@ -157,18 +158,6 @@ def fit_towards(base: Head, features: np.ndarray, levels: np.ndarray, strength: 
                 info={**base.info, "calibration_strength": strength})
 
 
-def _one_blas_thread():
-    """The fits are many small matrix products: BLAS threads only add synchronisation, and on a busy CPU
-    (other processes on the same cores) a multi-threaded OpenBLAS made each product wait for a preempted thread,
-    taking one `frontline calibrate` from seconds to minutes. threadpoolctl (installed with scikit-learn) limits
-    them to one thread where it is present; without it nothing changes."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - scikit-learn brings it
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
-
-
 def agreement(truth: np.ndarray, scores: np.ndarray, max_level: int) -> dict[str, float]:
     """Spearman (scores), QWK and exact-level agreement (the rubric's levels of the scores)."""
     levels = np.clip(np.round(np.clip(scores, 0, 1) * max_level), 0, max_level).astype(int)
@@ -269,7 +258,7 @@ def calibrate(
             features = features_for(fit, base.recipe)[fit_idx] if fit_idx else np.zeros((0, 1))
             levels = np.array([fit[i].labels[criterion.id] for i in fit_idx])
             subset = [fit[i] for i in fit_idx]
-            with _one_blas_thread():
+            with one_blas_thread():
                 report.strength = _choose_strength(base, features, levels, subset, strengths)
                 head = fit_towards(base, features, levels, report.strength)
         if held_idx:

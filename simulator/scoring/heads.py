@@ -8,7 +8,9 @@ head says which sentences drove the score.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -34,6 +36,35 @@ regression or, where grouped CV says it catches more at the same precision, a on
 BLOCKS = ("c", "x", "smax", "smin", "smean")
 """Feature blocks, each at a layer ("smax@6"): c the customer line, smax/smin/smean the per-dimension max/min/mean
 over the reply's sentences, x = smean * c (how the reply relates to what the customer said)."""
+
+
+_BLAS_CONTROL: tuple[int, Any] = (-1, None)
+"""(len(sys.modules) when built, the threadpoolctl controller or False): rebuilt once a module has been imported
+since, because an import can load another BLAS (scipy brings its own OpenBLAS) that an older controller does not
+know of."""
+
+
+def one_blas_thread() -> contextlib.AbstractContextManager:
+    """Every BLAS numpy and scipy use held to one thread while it runs (threadpoolctl; the controller costs
+    ~1 ms to build and is kept until something new is imported; entering and leaving costs ~10 µs). The heads'
+    products are small, so BLAS threads only add synchronisation: after each product OpenBLAS leaves them
+    spinning on the cores ONNX Runtime is about to encode the next reply on (with the insult flag's network, a
+    3,840 x 128 product, the pipe's p95 went from 7.8 to 13.6 ms on two cores), and on a busy CPU each product
+    waited for a preempted thread (one `frontline calibrate` took minutes instead of seconds). Without
+    threadpoolctl nothing is limited."""
+    global _BLAS_CONTROL
+    built_at, control = _BLAS_CONTROL
+    if built_at != len(sys.modules):
+        try:
+            from threadpoolctl import ThreadpoolController
+
+            control = ThreadpoolController()
+        except Exception:  # pragma: no cover - threadpoolctl is a dependency
+            control = False
+        _BLAS_CONTROL = (len(sys.modules), control)
+    if not control:
+        return contextlib.nullcontext()
+    return control.limit(limits=1, user_api="blas")
 
 
 def heads_dir() -> Path:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import threading
@@ -19,7 +18,9 @@ from simulator.scoring.attribution import (
 from simulator.scoring.base import ReplyScore, Scorer, ScoreRequest, ScorerError, build_reply_score
 from simulator.scoring.encoder import MAX_CHARS, WEIGHTS_SHA256, Encoder, sentence_spans
 from simulator.scoring.exemplar import ExemplarScorer
-from simulator.scoring.heads import EVIDENCE_PREFIX, FLAG_PREFIX, Head, HeadSet, ReplyRows, heads_dir, load_heads
+from simulator.scoring.heads import (
+    EVIDENCE_PREFIX, FLAG_PREFIX, Head, HeadSet, ReplyRows, heads_dir, load_heads, one_blas_thread,
+)
 
 SCORER_REVISION = 3
 """Part of every stored turn's scorer version: scores from different revisions are not comparable. 2: the CPU
@@ -390,27 +391,6 @@ class ModelScorer:
             return None
         sims = np.stack([vectors[m] for m in model_replies]) @ enc.reply
         return model_replies[int(np.argmax(sims))]
-
-
-_BLAS_CONTROL: object = None
-
-
-def one_blas_thread() -> contextlib.AbstractContextManager:
-    """While scoring, numpy's BLAS keeps to one thread. The heads' products are small, and a multi-threaded
-    OpenBLAS leaves its threads spinning after each one, on the cores ONNX Runtime is about to encode the next
-    reply on: with the insult flag's network (a 3,840 x 128 product) that took the pipe's p95 from 7.8 to
-    13.6 ms on two cores. The controller is built once (~1 ms); entering and leaving costs ~10 µs."""
-    global _BLAS_CONTROL
-    if _BLAS_CONTROL is None:
-        try:
-            from threadpoolctl import ThreadpoolController
-
-            _BLAS_CONTROL = ThreadpoolController()
-        except Exception:  # pragma: no cover - threadpoolctl is a dependency; without it nothing is limited
-            _BLAS_CONTROL = False
-    if not _BLAS_CONTROL:
-        return contextlib.nullcontext()
-    return _BLAS_CONTROL.limit(limits=1, user_api="blas")  # type: ignore[attr-defined]
 
 
 def _influence(value: float, per_sentence: np.ndarray, without_each: np.ndarray) -> np.ndarray:
