@@ -201,7 +201,6 @@ def _root_logging_silenced():
 def _external_weights(model) -> tuple[bytes, dict[str, np.ndarray]]:
     """The model serialised with its large initializers declared external (supplied from memory to the
     session, as `build_graph` does) and those initializers as arrays."""
-    import onnx
     from onnx import helper, numpy_helper
 
     arrays: dict[str, np.ndarray] = {}
