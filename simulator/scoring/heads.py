@@ -188,12 +188,9 @@ class Head:
 
     def sensitivity(self, features: np.ndarray) -> np.ndarray:
         """(F,) how much the score of this one row of features moves per unit of each (unstandardised) feature,
-        at this row: the softmax's gradient folded over the levels. What phrase-level evidence is weighed by."""
+        at this row: the softmax's gradient folded over the levels. What phrase-level evidence is weighed by, for
+        a criterion's head (softmax or linear; red flags, the only "mlp" heads, have no evidence)."""
         x = (features - self.mean) / self.scale
-        if self.kind == "mlp":
-            active = (x @ self.hidden_weights.T + self.hidden_bias) > 0
-            p = float(self.predict(features[None, :])[0])
-            return p * (1.0 - p) * ((self.weights[0] * active) @ self.hidden_weights) / self.scale
         logits = x @ self.weights.T + self.bias
         if self.kind == "linear":
             return self.weights[0] / self.scale

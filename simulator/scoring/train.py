@@ -138,12 +138,6 @@ def fit_flag_network(features: np.ndarray, labels: np.ndarray, alpha: float, rec
     }
 
 
-def fit_mlp_head(name: str, features: np.ndarray, labels: np.ndarray, alpha: float, recipe: Sequence[str],
-                 seed: int = 0) -> Head:
-    """`fit_flag_network` for one binary label."""
-    return fit_flag_network(features, labels[:, None], alpha, recipe, [name], seed)[name]
-
-
 def flag_metrics(truth: np.ndarray, raised: np.ndarray) -> dict[str, float]:
     """Precision, recall and F1 of raising a red flag, and how many rows raise it in truth."""
     hits = float(np.sum(truth & raised))

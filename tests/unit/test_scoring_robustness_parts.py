@@ -138,10 +138,10 @@ def _xor_rows(seed: int = 5) -> tuple[np.ndarray, np.ndarray]:
 def test_a_network_flag_head_learns_what_a_logistic_one_cannot_and_gives_sklearns_probabilities():
     from sklearn.neural_network import MLPClassifier
 
-    from simulator.scoring.train import FLAG_MLP_EPOCHS, FLAG_MLP_HIDDEN, fit_head, fit_mlp_head
+    from simulator.scoring.train import FLAG_MLP_EPOCHS, FLAG_MLP_HIDDEN, fit_flag_network, fit_head
 
     x, y = _xor_rows()
-    network = fit_mlp_head("flag:demo", x[:400], y[:400], 0.1, ("c@6",))
+    network = fit_flag_network(x[:400], y[:400, None], 0.1, ("c@6",), ["flag:demo"])["flag:demo"]
     logistic = fit_head("flag:demo", x[:400], y[:400], 1, 1.0, ("c@6",))
     held_x, held_y = x[400:], y[400:]
     assert ((network.predict(held_x) >= 0.5) == held_y).mean() > 0.8
@@ -163,10 +163,10 @@ def test_a_network_head_survives_saving_and_format_1_heads_still_load(tmp_path):
     import json as json_module
 
     from simulator.scoring.heads import HeadSet, load_heads, save_heads
-    from simulator.scoring.train import fit_head, fit_mlp_head
+    from simulator.scoring.train import fit_flag_network, fit_head
 
     x, y = _xor_rows()
-    heads = {"flag:demo": fit_mlp_head("flag:demo", x, y, 0.1, ("c@6",)),
+    heads = {"flag:demo": fit_flag_network(x, y[:, None], 0.1, ("c@6",), ["flag:demo"])["flag:demo"],
              "empathy": fit_head("empathy", x, y, 1, 1.0, ("c@6",))}
     save_heads(HeadSet(rubric_id="demo", heads=heads, meta={}), tmp_path)
     loaded = load_heads("demo", tmp_path)
