@@ -85,13 +85,19 @@ def encode_examples(encoder: Encoder, examples: Sequence[Example]) -> EncodedSet
     return EncodedSet(contexts=contexts, stats=stats)
 
 
+def standardisation(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The mean and scale a head standardises its features by (a constant feature keeps scale 1)."""
+    mean = features.mean(axis=0)
+    scale = features.std(axis=0)
+    scale[scale < 1e-8] = 1.0
+    return mean, scale
+
+
 def fit_head(criterion: str, features: np.ndarray, levels: np.ndarray, max_level: int, c: float,
              recipe: Sequence[str]) -> Head:
     from sklearn.linear_model import LogisticRegression
 
-    mean = features.mean(axis=0)
-    scale = features.std(axis=0)
-    scale[scale < 1e-8] = 1.0
+    mean, scale = standardisation(features)
     model = LogisticRegression(C=c, max_iter=5000)
     model.fit((features - mean) / scale, levels)
     weights = np.zeros((max_level + 1, features.shape[1]), dtype=np.float32)
@@ -119,9 +125,7 @@ def fit_flag_network(features: np.ndarray, labels: np.ndarray, alpha: float, rec
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
 
-    mean = features.mean(axis=0)
-    scale = features.std(axis=0)
-    scale[scale < 1e-8] = 1.0
+    mean, scale = standardisation(features)
     model = MLPClassifier(hidden_layer_sizes=(FLAG_MLP_HIDDEN,), alpha=alpha, max_iter=FLAG_MLP_EPOCHS,
                           random_state=seed)
     with warnings.catch_warnings():
@@ -295,8 +299,7 @@ def fit_evidence_taggers(rubric: Rubric, train: Sequence[Example], encoder: Enco
             if len(xs) < 20 or sum(int(y.sum()) for y in ys) < 20:
                 continue
             x, y = np.concatenate(xs), np.concatenate(ys)
-            mean, scale = x.mean(axis=0), x.std(axis=0)
-            scale[scale < 1e-8] = 1.0
+            mean, scale = standardisation(x)
             model = LogisticRegression(C=EVIDENCE_C, max_iter=3000, class_weight="balanced")
             model.fit((x - mean) / scale, y)
             weights = np.zeros((2, x.shape[1]), dtype=np.float32)
