@@ -33,6 +33,10 @@ FLAG_PREFIX = "flag:"
 probability that the reply raises the flag, compared with the threshold in its info. A flag's head is a logistic
 regression or, where grouped CV says it catches more at the same precision, a one-hidden-layer network (kind
 "mlp")."""
+FLAG_ALSO = ":also"
+"""A red flag may have a second head, stored as "flag:<id>:also": the flag is raised when either head's
+probability reaches its own threshold (a logistic head and the flags' network each catch replies the other
+misses)."""
 BLOCKS = ("c", "x", "smax", "smin", "smean")
 """Feature blocks, each at a layer ("smax@6"): c the customer line, smax/smin/smean the per-dimension max/min/mean
 over the reply's sentences, x = smean * c (how the reply relates to what the customer said)."""
@@ -212,6 +216,20 @@ class Head:
         if self.combine == "max":
             return best
         return 0.5 * (whole + best)
+
+
+def flag_heads(stored: dict[str, "Head"], flag_id: str) -> list["Head"]:
+    """The learned heads of one red flag among a head set's `stored` heads: none, one, or one and its "also"."""
+    return [stored[key] for key in (FLAG_PREFIX + flag_id, FLAG_PREFIX + flag_id + FLAG_ALSO) if key in stored]
+
+
+def flag_raised(heads: Sequence["Head"], features: np.ndarray) -> np.ndarray:
+    """(n,) bool: whether a red flag with these learned heads is raised for rows of `features`: when any head's
+    probability reaches the threshold in its info."""
+    raised = np.zeros(len(features), dtype=bool)
+    for head in heads:
+        raised |= head.predict(features) >= float(head.info.get("threshold", 0.5))
+    return raised
 
 
 @dataclass

@@ -19,7 +19,8 @@ from simulator.scoring.base import ReplyScore, Scorer, ScoreRequest, ScorerError
 from simulator.scoring.encoder import MAX_CHARS, WEIGHTS_SHA256, Encoder, sentence_spans
 from simulator.scoring.exemplar import ExemplarScorer
 from simulator.scoring.heads import (
-    EVIDENCE_PREFIX, FLAG_PREFIX, Head, HeadSet, ReplyRows, heads_dir, load_heads, one_blas_thread,
+    EVIDENCE_PREFIX, FLAG_PREFIX, Head, HeadSet, ReplyRows, flag_heads, flag_raised, heads_dir, load_heads,
+    one_blas_thread,
 )
 
 SCORER_REVISION = 3
@@ -172,10 +173,12 @@ class ModelScorer:
                 matching[criterion.id] = head
         return matching
 
-    def flag_heads_for(self, rubric: Rubric) -> dict[str, Head]:
-        """Learned red-flag heads for this rubric's red flags (stored as "flag:<id>" beside its criteria's)."""
+    def flag_heads_for(self, rubric: Rubric) -> dict[str, list[Head]]:
+        """Learned heads for this rubric's red flags that have them (stored as "flag:<id>", and "flag:<id>:also"
+        where either of two raises the flag, beside its criteria's)."""
         learned = self._extra_heads(rubric, FLAG_PREFIX)
-        return {flag.id: learned[FLAG_PREFIX + flag.id] for flag in rubric.red_flags if FLAG_PREFIX + flag.id in learned}
+        found = {flag.id: flag_heads(learned, flag.id) for flag in rubric.red_flags}
+        return {flag_id: heads for flag_id, heads in found.items() if heads}
 
     def _extra_heads(self, rubric: Rubric, prefix: str) -> dict[str, Head]:
         """The rubric's stored heads whose key starts with `prefix` (red flags, evidence taggers)."""
@@ -301,10 +304,12 @@ class ModelScorer:
             return rows_by_recipe[head.recipe]
 
         taggers = self._extra_heads(rubric, EVIDENCE_PREFIX)
-        for flag_id, head in self.flag_heads_for(rubric).items():
-            probability = head.predict(rows_for(head).matrix[: len(encoded)])
+        for flag_id, flag_set in self.flag_heads_for(rubric).items():
+            raised = np.zeros(len(encoded), dtype=bool)
+            for head in flag_set:
+                raised |= flag_raised([head], rows_for(head).matrix[: len(encoded)])
             for row in range(len(encoded)):
-                learned[row][flag_id] = bool(probability[row] >= float(head.info.get("threshold", 0.5)))
+                learned[row][flag_id] = bool(raised[row])
         for criterion in rubric.criteria:
             head = heads.get(criterion.id)
             if head is not None:

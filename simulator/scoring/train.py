@@ -16,7 +16,10 @@ from simulator.scoring.data import (
 )
 from simulator.scoring.encoder import BASE_MODEL, LAYERS, WEIGHTS_SHA256, Encoder
 from simulator.scoring.metrics import criterion_metrics
-from simulator.scoring.heads import EVIDENCE_PREFIX, FLAG_PREFIX, Head, HeadSet, build_features, save_heads, sentence_stats
+from simulator.scoring.heads import (
+    EVIDENCE_PREFIX, FLAG_ALSO, FLAG_PREFIX, Head, HeadSet, build_features, flag_heads, flag_raised, save_heads,
+    sentence_stats,
+)
 
 RECIPE = (
     "c@6", "x@6",
@@ -52,6 +55,11 @@ FLAG_MLP_EPOCHS = 60
 fit the training rows' wording), chosen with the alphas on grouped CV."""
 EVIDENCE_C = 0.01
 """Inverse L2 strength of the evidence taggers (word-level logistic regressions)."""
+FLAG_EITHER_GAIN = 1.25
+"""A flag is raised by either of two heads (its best logistic head or the flags' network, each at a threshold of
+its own) only where that catches at least this many times as many flagged rows on grouped CV as one head, at
+MIN_FLAG_PRECISION. Two thresholds are picked from the square of FLAG_THRESHOLDS against one from the list, so the
+pair's CV recall is the more flattered; the margin asks for a gain that flattery does not explain."""
 MIN_FLAG_PRECISION = 0.90
 """A learned red-flag head is kept only if its grouped-CV precision reaches this (a false flag fails a good
 reply); otherwise the flag stays matched to the rubric's examples."""
@@ -206,8 +214,37 @@ def _fit_flag_heads(flag_ids: Sequence[str], train: Sequence[Example], features:
         assert best is not None
         return best
 
-    heads: dict[str, Head] = {}
+    def best_either(j: int) -> tuple[tuple, tuple, tuple[float, float], dict] | None:
+        """The best logistic candidate and network, each at a threshold of its own, raising the flag when either
+        does: the two kinds catch different replies (a network the mocking sympathy a linear head reads as
+        warmth, a logistic head some plain put-downs the network lets through)."""
+        top = np.asarray(FLAG_THRESHOLDS)
+        flagged = truth[eligible[j]]
+        best = None
+        for lc in (k for k in predictions if k[0] == "logistic"):
+            by_logistic = predictions[lc][:, j][:, None] >= top[None, :]
+            for nc in (k for k in predictions if k[0] == "mlp"):
+                by_network = predictions[nc][:, j][:, None] >= top[None, :]
+                for a in range(len(top)):
+                    raised = by_logistic[:, a : a + 1] | by_network
+                    hits = (raised & flagged[:, None]).sum(axis=0)
+                    precision = hits / np.maximum(raised.sum(axis=0), 1)
+                    recall = hits / max(int(flagged.sum()), 1)
+                    for b in np.flatnonzero(precision >= MIN_FLAG_PRECISION):
+                        rank = (float(recall[b]), float(precision[b]))
+                        if best is None or rank > best[0]:
+                            best = (rank, (lc, nc), (float(top[a]), float(top[b])),
+                                    flag_metrics(flagged, raised[:, b]))
+        return best
+
+    heads: dict[str, list[Head]] = {}
     networks: dict[float, dict[str, Head]] = {}
+
+    def network_head(alpha: float, flag_id: str) -> Head:
+        if alpha not in networks:
+            networks[alpha] = fit_flag_network(x, y, alpha, recipe, eligible)
+        return networks[alpha][flag_id]
+
     for j, flag_id in enumerate(eligible):
         logistic = best_of([k for k in predictions if k[0] == "logistic"], j)
         network = best_of([k for k in predictions if k[0] == "mlp"], j)
@@ -217,6 +254,25 @@ def _fit_flag_heads(flag_ids: Sequence[str], train: Sequence[Example], features:
             say(f"  red flag {flag_id}: the network's grouped-CV recall {network[3]['recall']:.3f} is under "
                 f"{FLAG_NETWORK_GAIN}x the logistic head's {logistic_recall:.3f}; keeping the logistic head")
         _, (kind, strength), threshold, metrics = network if takes_network else logistic
+        single_recall = metrics["recall"] if metrics["precision"] >= MIN_FLAG_PRECISION else 0.0
+        either = best_either(j)
+        if either is not None and either[3]["recall"] >= FLAG_EITHER_GAIN * single_recall:
+            (_, ((_, c), (_, alpha)), (logistic_threshold, network_threshold), metrics) = either
+            first = fit_head(flag_id, x, y[:, j], 1, c, recipe)
+            first.info = {"model": "logistic", "C": c, "threshold": round(logistic_threshold, 3),
+                          "raised_with": "either", "cv": {k: round(v, 4) for k, v in metrics.items()}}
+            second = network_head(alpha, flag_id)
+            second.info = {"model": "mlp", "alpha": alpha, "threshold": round(network_threshold, 3),
+                           "raised_with": "either"}
+            say(f"  red flag {flag_id}: logistic C={c} at {logistic_threshold:g} or network alpha={alpha} at "
+                f"{network_threshold:g}, grouped-CV precision {metrics['precision']:.3f} recall "
+                f"{metrics['recall']:.3f} ({int(truth[flag_id].sum())} of {len(rows)} rows raise it; one head "
+                f"alone: {single_recall:.3f})")
+            heads[flag_id] = [first, second]
+            continue
+        if either is not None:
+            say(f"  red flag {flag_id}: either head raising it reaches grouped-CV recall {either[3]['recall']:.3f}, "
+                f"under {FLAG_EITHER_GAIN}x one head's {single_recall:.3f}; one head")
         if metrics["precision"] < MIN_FLAG_PRECISION:
             say(f"  red flag {flag_id}: grouped-CV precision reaches {metrics['precision']:.3f} at best (recall "
                 f"{metrics['recall']:.3f}), under {MIN_FLAG_PRECISION}; no learned head (the rubric's examples are "
@@ -226,15 +282,10 @@ def _fit_flag_heads(flag_ids: Sequence[str], train: Sequence[Example], features:
         say(f"  red flag {flag_id}: {kind} {setting} threshold {threshold:g} grouped-CV precision "
             f"{metrics['precision']:.3f} recall {metrics['recall']:.3f} ({int(truth[flag_id].sum())} of {len(rows)} "
             "rows raise it)")
-        if kind == "mlp":
-            if strength not in networks:
-                networks[strength] = fit_flag_network(x, y, strength, recipe, eligible)
-            head = networks[strength][flag_id]
-        else:
-            head = fit_head(flag_id, x, y[:, j], 1, strength, recipe)
+        head = network_head(strength, flag_id) if kind == "mlp" else fit_head(flag_id, x, y[:, j], 1, strength, recipe)
         head.info = {"model": kind, ("alpha" if kind == "mlp" else "C"): strength, "threshold": round(threshold, 3),
                      "cv": {k: round(v, 4) for k, v in metrics.items()}}
-        heads[flag_id] = head
+        heads[flag_id] = [head]
     return heads
 
 
@@ -422,10 +473,12 @@ def train_heads(
                      "train_level_counts": np.bincount(levels, minlength=criterion.max_level + 1).tolist()}
         heads[criterion.id] = head
     flag_cv: dict[str, dict[str, float]] = {}
-    for flag_id, head in _fit_flag_heads([flag.id for flag in rubric.red_flags], train, all_features, recipe,
-                                         say).items():
-        heads[FLAG_PREFIX + flag_id] = head
-        flag_cv[flag_id] = head.info["cv"]
+    for flag_id, flag_set in _fit_flag_heads([flag.id for flag in rubric.red_flags], train, all_features, recipe,
+                                             say).items():
+        heads[FLAG_PREFIX + flag_id] = flag_set[0]
+        if len(flag_set) > 1:
+            heads[FLAG_PREFIX + flag_id + FLAG_ALSO] = flag_set[1]
+        flag_cv[flag_id] = flag_set[0].info["cv"]
     span_files = list(default_span_files() if span_files is None else span_files)
     heads.update(fit_evidence_taggers(rubric, train, encoder, span_files, say))
     held_out: dict[str, dict[str, float]] = {}
@@ -442,12 +495,12 @@ def train_heads(
             metrics = criterion_metrics(truth, predicted, levels_of(predicted, criterion.max_level), criterion.max_level)
             held_out[criterion.id] = {k: round(v, 4) for k, v in metrics.items()}
         for flag in rubric.red_flags:
-            head = heads.get(FLAG_PREFIX + flag.id)
+            flag_set = flag_heads(heads, flag.id)
             rows = [i for i, e in enumerate(test) if e.red_flags is not None]
-            if head is None or not rows:
+            if not flag_set or not rows:
                 continue
             truth = np.array([flag.id in (test[i].red_flags or ()) for i in rows])
-            raised = head.predict(features_test[rows]) >= head.info["threshold"]
+            raised = flag_raised(flag_set, features_test[rows])
             held_out[FLAG_PREFIX + flag.id] = {k: round(v, 4) for k, v in flag_metrics(truth, raised).items()}
     import sklearn
 
@@ -455,8 +508,8 @@ def train_heads(
         "data_hash": data_hash([*data_files, *flag_files, *span_files]),
         "data_files": [Path(p).name for p in [*data_files, *flag_files, *span_files]],
         "rows": {"train": clean_train, "noisy_copies": len(train) - clean_train, "test": len(test)},
-        "red_flag_heads": {fid: {"model": heads[FLAG_PREFIX + fid].info["model"], "cv": cv,
-                                 "threshold": heads[FLAG_PREFIX + fid].info["threshold"]}
+        "red_flag_heads": {fid: {"model": " or ".join(h.info["model"] for h in flag_heads(heads, fid)), "cv": cv,
+                                 "threshold": " or ".join(str(h.info["threshold"]) for h in flag_heads(heads, fid))}
                            for fid, cv in flag_cv.items()},
         "rows_per_criterion": {c.id: {"train": sum(c.id in e.labels for e in train),
                                       "test": sum(c.id in e.labels for e in test)} for c in rubric.criteria},

@@ -291,6 +291,26 @@ def test_red_flags_are_raised_for_contempt_and_refusal_and_not_for_a_firm_or_sor
         assert result.red_flags == (), reply
 
 
+@pytest.mark.model
+def test_a_flag_with_two_learned_heads_is_raised_when_either_raises_it(service_rubric, tmp_path):
+    """The scorer reads a flag's second head ("flag:<id>:also") beside its first: a head that raises the flag for
+    every reply makes a warm, owning reply fail the turn, and without it the same reply raises nothing."""
+    from simulator.scoring.heads import FLAG_ALSO, FLAG_PREFIX
+    from simulator.scoring.model import ModelScorer
+
+    shipped = load_heads("service")
+    assert shipped is not None
+    first = shipped.heads[FLAG_PREFIX + "blames_customer"]
+    always = Head(criterion="blames_customer", recipe=first.recipe, mean=first.mean, scale=first.scale,
+                  weights=np.zeros((2, len(first.mean)), dtype=np.float32), bias=np.array([0.0, 30.0], np.float32),
+                  max_level=1, info={"model": "logistic", "threshold": 0.5, "raised_with": "either"})
+    save_heads(HeadSet("service", {**shipped.heads, FLAG_PREFIX + "blames_customer" + FLAG_ALSO: always},
+                       shipped.meta), tmp_path)
+    warm = req(WARM_OWNING, service_rubric)
+    assert ModelScorer().score(warm).red_flags == ()
+    assert ModelScorer(heads_folder=tmp_path).score(warm).red_flags == ("blames_customer",)
+
+
 CURTAINS = "You sent the wrong size curtains and I've already cut the packaging to bits."
 WARM_CURTAINS = "Oh no, that's so frustrating after you'd opened everything. I'll send the right size out today."
 

@@ -13,6 +13,7 @@ from simulator.scoring import encoder as encoder_module
 from simulator.scoring.attribution import Sentence, evidence_phrases, phrases, sentence_weights, word_shares
 from simulator.scoring.data import DataError, Example, load_examples, with_flag_labels
 from simulator.scoring.encoder import TokenStates
+from simulator.scoring.heads import FLAG_ALSO, FLAG_PREFIX, HeadSet, flag_heads, flag_raised, load_heads, save_heads
 from simulator.scoring.noise import KINDS, augment, noisy
 
 DIM = encoder_module.DIM
@@ -162,7 +163,6 @@ def test_a_network_flag_head_learns_what_a_logistic_one_cannot_and_gives_sklearn
 def test_a_network_head_survives_saving_and_format_1_heads_still_load(tmp_path):
     import json as json_module
 
-    from simulator.scoring.heads import HeadSet, load_heads, save_heads
     from simulator.scoring.train import fit_flag_network, fit_head
 
     x, y = _xor_rows()
@@ -200,10 +200,56 @@ def test_each_flag_takes_the_network_only_where_it_catches_clearly_more_than_a_l
     ]
     said: list[str] = []
     heads = _fit_flag_heads(["crossed", "straight", "never"], examples, x, ("c@6",), said.append)
-    assert heads["crossed"].kind == "mlp" and heads["crossed"].info["model"] == "mlp"
-    assert heads["straight"].kind == "softmax" and heads["straight"].info["model"] == "logistic"
+    assert [h.kind for h in heads["crossed"]] == ["mlp"] and heads["crossed"][0].info["model"] == "mlp"
+    assert [h.kind for h in heads["straight"]] == ["softmax"] and heads["straight"][0].info["model"] == "logistic"
     assert "never" not in heads and any("never: 0 of" in line for line in said)
     for flag, truth in (("crossed", crossed), ("straight", straight)):
-        assert heads[flag].info["cv"]["precision"] >= 0.9
-        raised = heads[flag].predict(x) >= heads[flag].info["threshold"]
+        assert heads[flag][0].info["cv"]["precision"] >= 0.9
+        raised = flag_raised(heads[flag], x)
         assert (raised & (truth == 1)).sum() / truth.sum() > 0.5, flag
+
+
+def test_a_flag_is_raised_by_either_of_two_heads_where_each_catches_what_the_other_misses(monkeypatch, tmp_path):
+    """Half a flag's replies are caught by a straight line, half only by the network, and the network cannot
+    see the first half (as the shipped insult network let plain put-downs through that a logistic head
+    caught): training keeps both heads, raising the flag when either does, and the pair survives saving."""
+    from simulator.scoring import train as train_module
+
+    x, _ = _xor_rows(seed=7)
+    x = np.vstack([x, x + 0.01])
+    crossed = x[:, 0] * x[:, 1] > 0.8
+    straight = x[:, 2] > 0.85
+    flagged = (crossed | straight).astype(int)
+    real_network = train_module.fit_flag_network
+
+    def network_blind_to_column_2(features, labels, alpha, recipe, names, seed=0):
+        blind = features.copy()
+        blind[:, 2] = 0.0
+        heads = real_network(blind, labels, alpha, recipe, names, seed)
+        for head in heads.values():
+            head.hidden_weights[:, 2] = 0.0
+        return heads
+
+    monkeypatch.setattr(train_module, "fit_flag_network", network_blind_to_column_2)
+    examples = [
+        Example(id=f"r{i}", context=f"customer line {i // 4}", reply=f"reply {i}", labels={"empathy": 1},
+                red_flags=("mixed",) if flagged[i] else ())
+        for i in range(len(x))
+    ]
+    said: list[str] = []
+    heads = train_module._fit_flag_heads(["mixed"], examples, x, ("c@6",), said.append)["mixed"]
+    assert [h.info["model"] for h in heads] == ["logistic", "mlp"], said
+    assert all(h.info["raised_with"] == "either" for h in heads)
+    assert heads[0].info["cv"]["precision"] >= 0.9
+    raised = flag_raised(heads, x)
+    for part in (crossed, straight):
+        assert (raised & part).sum() / part.sum() > 0.6
+    assert not any(h.predict(x[straight & ~crossed]).mean() > 0.5 for h in heads[1:])  # the network misses it
+
+    save_heads(HeadSet("demo", {FLAG_PREFIX + "mixed": heads[0], FLAG_PREFIX + "mixed" + FLAG_ALSO: heads[1]},
+                       {"adapter": None}), tmp_path)
+    loaded = load_heads("demo", tmp_path)
+    assert loaded is not None
+    again = flag_heads(loaded.heads, "mixed")
+    assert [h.kind for h in again] == ["softmax", "mlp"]
+    np.testing.assert_array_equal(flag_raised(again, x), raised)
