@@ -231,7 +231,9 @@ def run_case(target: Target, index: int, case: ScriptedCase, scorer: Scorer) -> 
     if expect.passed is not None and result.passed != expect.passed:
         verdict = "passed" if result.passed else "failed"
         failures.append(f"{name} {verdict} (overall {result.overall:.2f}, pass mark {result.pass_mark:.2f}, "
-                        f"ending {result.ending!r}) but is expected to {'pass' if expect.passed else 'fail'}")
+                        f"ending {result.ending!r}) but is expected to {'pass' if expect.passed else 'fail'}"
+                        + (f": {'; '.join(result.why_not_passed)}" if result.why_not_passed else "")
+                        + f"; path {path_text(path)} ({played})")
     left = len(case.replies) - used
     if left:
         failures.append(f"{name} ended ({result.ending!r}) at turn {result.turns} with {left} reply(ies) left "

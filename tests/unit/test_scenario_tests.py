@@ -222,6 +222,24 @@ def test_failing_cases_are_named_with_their_line_and_where_they_got_to(tmp_path)
     assert "4 check(s): 3 failed" in err
 
 
+def test_a_case_expected_to_pass_that_does_not_says_why_it_did_not(tmp_path):
+    """Over the pass mark yet failed: the manager is told which floor it fell under, and the path it took."""
+    cold = """\
+tests:
+  explore: false
+  cases:
+    - name: right fix, no warmth
+      replies: ["Policy is policy. #e=0.1 o=0.1 s=1.0", "Refund done. #e=0.5 o=1.0 s=1.0 goals=refund"]
+      expect: {ending: happy, passed: true}
+"""
+    path = write(tmp_path, TINY, cold)
+    code, out, _ = run(str(path), "--no-profiles")
+    assert code == 1
+    assert "case 'right fix, no warmth' failed (overall" in out and "but is expected to pass: " in out
+    assert "averaged 0.30, under its floor of 0.40" in out
+    assert "path opening → cross → happy" in out
+
+
 def test_no_cases_skips_them_and_never_loads_the_model(tmp_path):
     path = write(tmp_path, TINY, CASES)
     code, out, _ = run(str(path), "--no-cases", scorer=no_model)
