@@ -73,7 +73,7 @@ class Outcome:
     """Checks that failed (a check can report more than one line)."""
     failures: list[Failure] = field(default_factory=list)
     known: list[Failure] = field(default_factory=list)
-    """Failures of profiles whose scenario marks them as a `known_issue`: printed, but not failing the run."""
+    """Failures of profiles and cases the scenario marks as a `known_issue`: printed, but not failing the run."""
 
     def summary(self) -> str:
         known = f", {len(self.known)} known issue(s)" if self.known else ""
@@ -149,7 +149,16 @@ class Suite:
         for target in targets:
             if parts.cases and target.scenario.tests:
                 for index, case in enumerate(target.scenario.tests.cases):
-                    self._tally(outcome, run_case(target, index, case, get_scorer()))
+                    found = run_case(target, index, case, get_scorer())
+                    if case.known_issue is None:
+                        self._tally(outcome, found)
+                    elif found:
+                        outcome.checks += 1
+                        outcome.known += [Failure(f.file, f.line, f"known issue: {f.message}") for f in found]
+                    else:
+                        self._tally(outcome, [Failure(
+                            target.file, target.line(("tests", "cases", index)),
+                            f"case {case.name!r} now reaches what it expects; remove its `known_issue`")])
             if parts.profiles:
                 player = ProfilePlayer(target.scenario, target.rubric)
                 for profile in profiles_for(target.scenario):

@@ -240,6 +240,30 @@ tests:
     assert "path opening → cross → happy" in out
 
 
+def test_a_case_marked_as_a_known_issue_is_reported_but_does_not_fail_until_it_is_stale(tmp_path):
+    """A manager can ship a scenario while a scorer weakness makes one case end early: the case's failure is
+    printed as a known issue, the run passes; once the case reaches what it expects, the note itself fails."""
+    known = """\
+tests:
+  explore: false
+  cases:
+    - name: ends early on a false flag
+      replies: ["Refund done. #e=0.9 o=0.9 s=0.9 goals=refund", "Anything else?"]
+      expect: {ending: happy, passed: true}
+      known_issue: the scorer raises a flag here that it should not (model card)
+"""
+    path = write(tmp_path, TINY, known)
+    code, out, err = run(str(path), "--no-profiles")
+    assert code == 0
+    assert out.startswith(f"{path}:{line_of(path, 'name: ends early')}: known issue: case 'ends early on a false "
+                          "flag' ended ('happy') at turn 1 with 1 reply(ies) left over")
+    assert "0 failed, 1 known issue(s)" in err
+    write(tmp_path, TINY, known.replace(', "Anything else?"', ""))
+    code, out, _ = run(str(path), "--no-profiles")
+    assert code == 1
+    assert "case 'ends early on a false flag' now reaches what it expects; remove its `known_issue`" in out
+
+
 def test_no_cases_skips_them_and_never_loads_the_model(tmp_path):
     path = write(tmp_path, TINY, CASES)
     code, out, _ = run(str(path), "--no-cases", scorer=no_model)
