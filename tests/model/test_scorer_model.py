@@ -261,8 +261,6 @@ BIKE = "The bike I hired yesterday had a flat within ten minutes and I had to pu
 
 
 @pytest.mark.model
-@pytest.mark.xfail(strict=True, reason="known weakness (models/MODEL_CARD.md): the learned blame head keeps "
-                                       "0.9 precision by catching only about a third of blaming replies")
 def test_a_paraphrased_blame_raises_blames_customer(scorer, service_rubric):
     reply = "Tyres don't go flat by themselves, so you must have ridden it over something."
     assert "blames_customer" in scorer.score(req(reply, service_rubric, context=BIKE)).red_flags
