@@ -149,35 +149,35 @@ class Suite:
         for target in targets:
             if parts.cases and target.scenario.tests:
                 for index, case in enumerate(target.scenario.tests.cases):
-                    found = run_case(target, index, case, get_scorer())
-                    if case.known_issue is None:
-                        self._tally(outcome, found)
-                    elif found:
-                        outcome.checks += 1
-                        outcome.known += [Failure(f.file, f.line, f"known issue: {f.message}") for f in found]
-                    else:
-                        self._tally(outcome, [Failure(
-                            target.file, target.line(("tests", "cases", index)),
-                            f"case {case.name!r} now reaches what it expects; remove its `known_issue`")])
+                    self._tally_noted(outcome, run_case(target, index, case, get_scorer()), case.known_issue,
+                                      Failure(target.file, target.line(("tests", "cases", index)),
+                                              f"case {case.name!r} now reaches what it expects; remove its "
+                                              "`known_issue`"))
             if parts.profiles:
                 player = ProfilePlayer(target.scenario, target.rubric)
                 for profile in profiles_for(target.scenario):
                     line = target.line(profile.declared_at) if profile.declared_at else _section_line(target)
                     found = violations(profile, player.runs(profile))
-                    if profile.known_issue is None:
-                        self._tally(outcome, [Failure(target.file, line, m) for m in found])
-                    elif found:
-                        outcome.checks += 1
-                        outcome.known += [Failure(target.file, line, f"known issue: {m}")
-                                          for m in found]
-                    else:
-                        self._tally(outcome, [Failure(
-                            target.file, line, f"profile {profile.name!r} now meets its expectations "
-                                               f"({profile.expectations()}); remove its `known_issue`")])
+                    self._tally_noted(outcome, [Failure(target.file, line, m) for m in found], profile.known_issue,
+                                      Failure(target.file, line, f"profile {profile.name!r} now meets its "
+                                              f"expectations ({profile.expectations()}); remove its `known_issue`"))
             if parts.explore and (target.scenario.tests is None or target.scenario.tests.explore):
                 for failures in explore_checks(target, parts.budget):
                     self._tally(outcome, failures)
         return outcome
+
+    @classmethod
+    def _tally_noted(cls, outcome: Outcome, failures: list[Failure], known_issue: str | None,
+                     stale: Failure) -> None:
+        """A check that may carry a `known_issue` note: without one it counts as usual; with one its failures are
+        known issues (printed, not failing), and passing makes the note itself the failure `stale`."""
+        if known_issue is None:
+            cls._tally(outcome, failures)
+        elif failures:
+            outcome.checks += 1
+            outcome.known += [Failure(f.file, f.line, f"known issue: {f.message}") for f in failures]
+        else:
+            cls._tally(outcome, [stale])
 
     @staticmethod
     def _tally(outcome: Outcome, failures: list[Failure]) -> None:
