@@ -13,7 +13,7 @@ import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -223,12 +223,14 @@ def flag_heads(stored: dict[str, "Head"], flag_id: str) -> list["Head"]:
     return [stored[key] for key in (FLAG_PREFIX + flag_id, FLAG_PREFIX + flag_id + FLAG_ALSO) if key in stored]
 
 
-def flag_raised(heads: Sequence["Head"], features: np.ndarray) -> np.ndarray:
-    """(n,) bool: whether a red flag with these learned heads is raised for rows of `features`: when any head's
-    probability reaches the threshold in its info."""
-    raised = np.zeros(len(features), dtype=bool)
+def flag_raised(heads: Sequence["Head"], features_for: Callable[["Head"], np.ndarray]) -> np.ndarray:
+    """(n,) bool: whether a red flag with these learned heads is raised for n rows: when any head's probability
+    reaches the threshold in its info. `features_for(head)` gives the rows' features under that head's recipe."""
+    raised: np.ndarray | None = None
     for head in heads:
-        raised |= head.predict(features) >= float(head.info.get("threshold", 0.5))
+        hit = head.predict(features_for(head)) >= float(head.info.get("threshold", 0.5))
+        raised = hit if raised is None else raised | hit
+    assert raised is not None, "a red flag with no learned head is never raised by one"
     return raised
 
 

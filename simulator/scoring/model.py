@@ -306,9 +306,7 @@ class ModelScorer:
 
         taggers = self._extra_heads(rubric, EVIDENCE_PREFIX)
         for flag_id, flag_set in self.flag_heads_for(rubric).items():
-            raised = np.zeros(len(encoded), dtype=bool)
-            for head in flag_set:
-                raised |= flag_raised([head], rows_for(head).matrix[: len(encoded)])
+            raised = flag_raised(flag_set, lambda head: rows_for(head).matrix[: len(encoded)])
             for row in range(len(encoded)):
                 learned[row][flag_id] = bool(raised[row])
         for criterion in rubric.criteria:

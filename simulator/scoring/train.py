@@ -500,7 +500,7 @@ def train_heads(
             if not flag_set or not rows:
                 continue
             truth = np.array([flag.id in (test[i].red_flags or ()) for i in rows])
-            raised = flag_raised(flag_set, features_test[rows])
+            raised = flag_raised(flag_set, lambda _head: features_test[rows])
             held_out[FLAG_PREFIX + flag.id] = {k: round(v, 4) for k, v in flag_metrics(truth, raised).items()}
     import sklearn
 

@@ -205,7 +205,7 @@ def test_each_flag_takes_the_network_only_where_it_catches_clearly_more_than_a_l
     assert "never" not in heads and any("never: 0 of" in line for line in said)
     for flag, truth in (("crossed", crossed), ("straight", straight)):
         assert heads[flag][0].info["cv"]["precision"] >= 0.9
-        raised = flag_raised(heads[flag], x)
+        raised = flag_raised(heads[flag], lambda _head: x)
         assert (raised & (truth == 1)).sum() / truth.sum() > 0.5, flag
 
 
@@ -241,7 +241,7 @@ def test_a_flag_is_raised_by_either_of_two_heads_where_each_catches_what_the_oth
     assert [h.info["model"] for h in heads] == ["logistic", "mlp"], said
     assert all(h.info["raised_with"] == "either" for h in heads)
     assert heads[0].info["cv"]["precision"] >= 0.9
-    raised = flag_raised(heads, x)
+    raised = flag_raised(heads, lambda _head: x)
     for part in (crossed, straight):
         assert (raised & part).sum() / part.sum() > 0.6
     assert not any(h.predict(x[straight & ~crossed]).mean() > 0.5 for h in heads[1:])  # the network misses it
@@ -252,4 +252,4 @@ def test_a_flag_is_raised_by_either_of_two_heads_where_each_catches_what_the_oth
     assert loaded is not None
     again = flag_heads(loaded.heads, "mixed")
     assert [h.kind for h in again] == ["softmax", "mlp"]
-    np.testing.assert_array_equal(flag_raised(again, x), raised)
+    np.testing.assert_array_equal(flag_raised(again, lambda _head: x), raised)
