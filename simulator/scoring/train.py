@@ -508,8 +508,9 @@ def train_heads(
         "data_hash": data_hash([*data_files, *flag_files, *span_files]),
         "data_files": [Path(p).name for p in [*data_files, *flag_files, *span_files]],
         "rows": {"train": clean_train, "noisy_copies": len(train) - clean_train, "test": len(test)},
-        "red_flag_heads": {fid: {"model": " or ".join(h.info["model"] for h in flag_heads(heads, fid)), "cv": cv,
-                                 "threshold": " or ".join(str(h.info["threshold"]) for h in flag_heads(heads, fid))}
+        # each flag's heads (one, or two raising it when either does), each with its model and threshold
+        "red_flag_heads": {fid: {"cv": cv, "heads": [{"model": h.info["model"], "threshold": h.info["threshold"]}
+                                                     for h in flag_heads(heads, fid)]}
                            for fid, cv in flag_cv.items()},
         "rows_per_criterion": {c.id: {"train": sum(c.id in e.labels for e in train),
                                       "test": sum(c.id in e.labels for e in test)} for c in rubric.criteria},
