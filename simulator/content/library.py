@@ -252,15 +252,18 @@ class Library:
 
     # -- loading, with every check
 
-    def load(self, path: Path, *, _listings: dict | None = None) -> Loaded:
+    def load(self, path: Path) -> Loaded:
         """`path` read and checked completely: a rubric by its shape, a scenario against the rubrics it sees."""
-        path = Path(path)
+        return self._load(Path(path), listings=None)
+
+    def _load(self, path: Path, listings: dict | None) -> Loaded:
+        """`load`, with the folders' rubric listings kept in `listings` across a run of loads (`scenarios`)."""
         parsed = _parse(path)
         result = Loaded(path=path, model=parsed.model, yaml=parsed.yaml, problems=list(parsed.problems),
                         content_hash=parsed.content_hash)
         if parsed.kind is not Scenario or parsed.yaml is None:
             return result
-        rubric_files = self._rubric_files_seen_from(path, _listings)
+        rubric_files = self._rubric_files_seen_from(path, listings)
         rubrics = self.rubrics(files=rubric_files)
         key = path.resolve()
         fingerprint = tuple(sorted((rid, id(r)) for rid, r in rubrics.items()))
@@ -312,7 +315,7 @@ class Library:
     def scenarios(self) -> list[Loaded[Scenario]]:
         """Every scenario file, usable or not (a broken one has its problems and maybe no model)."""
         listings: dict = {}  # the folders' rubric files, listed once for all the scenarios
-        return [self.load(p, _listings=listings) for p in self.scenario_files()]
+        return [self._load(p, listings) for p in self.scenario_files()]
 
     def find_scenario(self, name: str) -> Loaded[Scenario]:
         """By id, or by path to a file."""
