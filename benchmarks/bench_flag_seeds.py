@@ -4,8 +4,9 @@
 
 Encodes the train split's red-flag rows (noisy copies included, as `frontline train` does) once with the
 shipped encoder, then fits the flags' shared network (`train.fit_flag_network`) on grouped-CV folds once per
-seed and prints each flag's best recall at MIN_FLAG_PRECISION. `frontline train` chooses between network and
-logistic heads by margins (FLAG_NETWORK_GAIN, FLAG_EITHER_GAIN) that these figures should be read against.
+seed (a single network, where `frontline train` averages FLAG_MLP_SEEDS of them) and prints each flag's best
+recall at MIN_FLAG_PRECISION. `frontline train` chooses between network and logistic heads by margins
+(FLAG_NETWORK_GAIN, FLAG_EITHER_GAIN) that these figures should be read against.
 About 5 minutes for four seeds on 2 CPUs. Reads only the train split.
 """
 
@@ -63,7 +64,7 @@ def main() -> int:
     for seed in range(args.seeds):
         predicted = np.zeros(y.shape)
         for tr, va in folds:
-            network = fit_flag_network(x[tr], y[tr], args.alpha, RECIPE, flags, seed=seed)
+            network = fit_flag_network(x[tr], y[tr], args.alpha, RECIPE, flags, seeds=(seed,))
             for j, flag in enumerate(flags):
                 predicted[va, j] = network[flag].predict(x[va])
         print(f"{seed:<6}" + "".join(f"{best_recall(predicted[:, j], y[:, j].astype(bool)):>18.3f}"

@@ -23,12 +23,14 @@ from simulator.scoring.heads import (
     one_blas_thread,
 )
 
-SCORER_REVISION = 4
+SCORER_REVISION = 5
 """Part of every stored turn's scorer version: scores from different revisions are not comparable. 2: the CPU
 encoder runs int8 (`onnx_minilm.PRECISION`) and the heads were fitted on what it gives. 3: the insult flag's
 head is a network (`train.fit_flag_network`); the version's heads part names the data they were fitted on,
 which did not change, so the revision marks it. 4: a red flag may be raised by either of two heads
-(`heads.FLAG_ALSO`), which a head set fitted on the same data by an older Frontline would not have."""
+(`heads.FLAG_ALSO`), which a head set fitted on the same data by an older Frontline would not have. 5: the int8
+graph's weights use 7 bits (`onnx_minilm.quantize_graph`), so every x86 CPU gives the same embeddings, and the
+heads were refitted on them."""
 
 RED_FLAG_THRESHOLD = 0.45
 """A reply unit this close (cosine) to one of a red flag's examples raises it, if it is also RED_FLAG_MARGIN

@@ -109,3 +109,25 @@ def test_the_int8_graph_the_scorer_runs_reads_each_text_as_the_float_graph_does(
         assert cosine.min() > 0.95 and cosine.mean() > 0.97, f"layer {layer}: cosine {cosine.round(4)}"
         if layer > 0:  # the embeddings are looked up, not multiplied: the same in both
             assert not np.allclose(a, b, atol=1e-4)  # it is the quantised graph, not the float one again
+
+
+@pytest.mark.model
+def test_the_int8_weights_use_seven_bits_so_every_x86_cpu_computes_the_same_scores():
+    """ONNX Runtime multiplies uint8 activations by int8 weights two at a time into a 16-bit lane on CPUs without
+    VNNI: a pair of products must stay under 32,768, or those CPUs saturate where VNNI ones do not and a team's
+    machines score the same reply differently. Weights within [-64, 64] keep every pair under it."""
+    from safetensors import safe_open
+
+    from simulator.scoring.encoder import LAYERS, model_dir
+    from simulator.scoring.onnx_minilm import build_graph, quantize_graph
+    from simulator.scoring.packing import read_config
+
+    folder = model_dir()
+    with safe_open(str(folder / "model.safetensors"), framework="numpy") as handle:
+        weights = {name: handle.get_tensor(name) for name in handle.keys()}
+    _, arrays = quantize_graph(*build_graph(read_config(folder), weights, LAYERS))
+    quantised = {name: value for name, value in arrays.items() if value.dtype == np.int8}
+    assert len(quantised) >= 6 * 4, "every layer's attention and feed-forward matrices are int8"
+    for name, value in quantised.items():
+        largest = max(-int(value.min()), int(value.max()))
+        assert largest <= 64 and 2 * 255 * largest < 32768, name

@@ -260,10 +260,33 @@ def test_red_flags_goals_and_nearest_model_reply(scorer, service_rubric):
 BIKE = "The bike I hired yesterday had a flat within ten minutes and I had to push it back."
 
 
+GUARDED_BLAMES = (
+    "Tyres don't go flat by themselves, so you must have ridden it over something.",
+    "Inner tubes don't just pop, you must have hit a kerb or some glass.",
+    "That only happens when someone rides it on gravel, which you were told not to do.",
+    "You probably let the pressure drop, that's what causes it.",
+    "If you'd checked the tyres before setting off this wouldn't have happened.",
+    "Well, you must have ridden through something sharp, the bike was fine when it left.",
+    "A flat in ten minutes means you went off-road, which the hire agreement doesn't cover.",
+    "To be honest that's down to how it was ridden, not the bike.",
+    "You should have phoned us instead of pushing it all the way back.",
+)
+OWNING_BIKE_REPLIES = (
+    "I'm sorry it went flat. I'll swap the bike now and refund the hour.",
+    "That's rotten luck after ten minutes. Let me fit a new tube now and take the hire off your bill.",
+    "So you had to push it all the way back after ten minutes, that's miserable. I'll refund you now.",
+)
+
+
 @pytest.mark.model
-def test_a_paraphrased_blame_raises_blames_customer(scorer, service_rubric):
-    reply = "Tyres don't go flat by themselves, so you must have ridden it over something."
-    assert "blames_customer" in scorer.score(req(reply, service_rubric, context=BIKE)).red_flags
+def test_paraphrased_blames_raise_blames_customer_and_owning_replies_do_not(scorer, service_rubric):
+    """Blame put as an inference ("you must have…", "that only happens when…") and not in the rubric's words.
+    The model card puts blame recall near one half at the precision a red flag needs, so the bar is a count over
+    nine paraphrases, not any one of them; the owning replies in the same setting must raise nothing."""
+    results = scorer.score_many([req(r, service_rubric, context=BIKE) for r in GUARDED_BLAMES + OWNING_BIKE_REPLIES])
+    blamed = [r for r, s in zip(GUARDED_BLAMES, results) if "blames_customer" in s.red_flags]
+    assert len(blamed) >= 4, f"only {len(blamed)} of {len(GUARDED_BLAMES)} blames raised blames_customer: {blamed}"
+    assert all(s.red_flags == () for s in results[len(GUARDED_BLAMES):]), results[len(GUARDED_BLAMES):]
 
 
 @pytest.mark.model

@@ -148,15 +148,22 @@ def test_a_network_flag_head_learns_what_a_logistic_one_cannot_and_gives_sklearn
     assert ((network.predict(held_x) >= 0.5) == held_y).mean() > 0.8
     assert ((logistic.predict(held_x) >= 0.5) == held_y).mean() < 0.7
 
-    # the numpy forward pass is sklearn's own predict_proba on the standardised rows
-    reference = MLPClassifier(hidden_layer_sizes=(FLAG_MLP_HIDDEN,), alpha=0.1, max_iter=FLAG_MLP_EPOCHS,
-                              random_state=0)
+    # the numpy forward pass is the mean of the logits of sklearn's networks, one per seed, on the standardised rows
     import warnings
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        reference.fit((x[:400] - network.mean) / network.scale, y[:400])
-    expected = reference.predict_proba((held_x - network.mean) / network.scale)[:, 1]
+    from simulator.scoring.train import FLAG_MLP_SEEDS
+
+    assert len(FLAG_MLP_SEEDS) > 1 and network.hidden_weights.shape[0] == FLAG_MLP_HIDDEN * len(FLAG_MLP_SEEDS)
+    logits = []
+    for seed in FLAG_MLP_SEEDS:
+        reference = MLPClassifier(hidden_layer_sizes=(FLAG_MLP_HIDDEN,), alpha=0.1, max_iter=FLAG_MLP_EPOCHS,
+                                  random_state=seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            reference.fit((x[:400] - network.mean) / network.scale, y[:400])
+        p = np.clip(reference.predict_proba((held_x - network.mean) / network.scale)[:, 1], 1e-12, 1 - 1e-12)
+        logits.append(np.log(p / (1 - p)))
+    expected = 1 / (1 + np.exp(-np.mean(logits, axis=0)))
     np.testing.assert_allclose(network.predict(held_x), expected, atol=1e-4)
 
 
@@ -222,10 +229,10 @@ def test_a_flag_is_raised_by_either_of_two_heads_where_each_catches_what_the_oth
     flagged = (crossed | straight).astype(int)
     real_network = train_module.fit_flag_network
 
-    def network_blind_to_column_2(features, labels, alpha, recipe, names, seed=0):
+    def network_blind_to_column_2(features, labels, alpha, recipe, names, seeds=(0,)):
         blind = features.copy()
         blind[:, 2] = 0.0
-        heads = real_network(blind, labels, alpha, recipe, names, seed)
+        heads = real_network(blind, labels, alpha, recipe, names, seeds)
         for head in heads.values():
             head.hidden_weights[:, 2] = 0.0
         return heads
