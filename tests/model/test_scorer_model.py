@@ -279,6 +279,27 @@ OWNING_BIKE_REPLIES = (
 
 
 @pytest.mark.model
+@pytest.mark.parametrize("context", [
+    "I need this suit taken in for my wedding on Saturday and you're telling me it won't be ready?",
+    "My order still hasn't arrived and the party is tomorrow.",
+    BIKE,
+])
+def test_plain_blame_and_contempt_raise_their_flags_and_hold_empathy_at_level_0(scorer, service_rubric, context):
+    """The replies the robustness issue opened with: plain blame and contempt a trainer stops the role-play for, in
+    three settings. No training row is any of these sentences (part v uses the guide's phrases, e.g. "you're being
+    ridiculous", in sentences of its own)."""
+    expected = {
+        "That's your fault for leaving it so late.": "blames_customer",
+        "Honestly, it's people like you that make this job miserable.": "insults_customer",
+        "Calm down, you're being ridiculous.": "insults_customer",
+    }
+    results = scorer.score_many([req(r, service_rubric, context=context) for r in expected])
+    for (reply, flag), result in zip(expected.items(), results):
+        assert flag in result.red_flags, reply
+        assert result.levels["empathy"] == 0, reply
+
+
+@pytest.mark.model
 def test_paraphrased_blames_raise_blames_customer_and_owning_replies_do_not(scorer, service_rubric):
     """Blame put as an inference ("you must have…", "that only happens when…") and not in the rubric's words.
     The model card puts blame recall near 0.6 at the precision a red flag needs, so the bar is a count over nine
