@@ -30,17 +30,14 @@ from simulator.scoring.encoder import Encoder  # noqa: E402
 from simulator.scoring.heads import build_features  # noqa: E402
 from simulator.scoring.noise import augment  # noqa: E402
 from simulator.scoring.train import (  # noqa: E402
-    AUGMENT, FLAG_THRESHOLDS, FOLDS, MIN_FLAG_PRECISION, RECIPE, encode_examples, fit_flag_network, flag_metrics,
+    AUGMENT, FOLDS, MIN_FLAG_PRECISION, RECIPE, best_flag_threshold, encode_examples, fit_flag_network,
 )
 
 
 def best_recall(probability: np.ndarray, truth: np.ndarray) -> float:
-    best = 0.0
-    for threshold in FLAG_THRESHOLDS:
-        metrics = flag_metrics(truth, probability >= threshold)
-        if metrics["precision"] >= MIN_FLAG_PRECISION:
-            best = max(best, metrics["recall"])
-    return best
+    """A flag's recall at the threshold `frontline train` would pick, 0 where none reaches its precision."""
+    rank, _, metrics = best_flag_threshold(truth, probability)
+    return metrics["recall"] if rank[0] else 0.0
 
 
 def main() -> int:

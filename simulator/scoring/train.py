@@ -172,6 +172,21 @@ def flag_metrics(truth: np.ndarray, raised: np.ndarray) -> dict[str, float]:
             "n": float(len(truth))}
 
 
+def best_flag_threshold(truth: np.ndarray, probability: np.ndarray) -> tuple[tuple, float, dict[str, float]]:
+    """The threshold among FLAG_THRESHOLDS that raises a flag on the most of its rows (`truth`) while keeping
+    precision at least MIN_FLAG_PRECISION, as (rank, threshold, metrics). Where none keeps that precision, the
+    most precise one, ranked below any that does: rank[0] says which it is, rank[1] is its recall when it does."""
+    best: tuple[tuple, float, dict[str, float]] | None = None
+    for threshold in FLAG_THRESHOLDS:
+        metrics = flag_metrics(truth, probability >= threshold)
+        precise = metrics["precision"] >= MIN_FLAG_PRECISION
+        rank = (True, metrics["recall"], metrics["precision"]) if precise else (False, metrics["precision"], 0.0)
+        if best is None or rank > best[0]:
+            best = (rank, float(threshold), metrics)
+    assert best is not None
+    return best
+
+
 def _fit_flag_heads(flag_ids: Sequence[str], train: Sequence[Example], features: np.ndarray,
                     recipe: Sequence[str], say) -> dict[str, Head]:
     """A binary head per red flag, on the training rows labelled for red flags: a logistic regression of its
@@ -216,12 +231,9 @@ def _fit_flag_heads(flag_ids: Sequence[str], train: Sequence[Example], features:
     def best_of(candidates: Sequence[tuple[str, float]], j: int) -> tuple[tuple, tuple[str, float], float, dict]:
         best: tuple[tuple, tuple[str, float], float, dict[str, float]] | None = None
         for candidate in candidates:
-            for threshold in FLAG_THRESHOLDS:
-                metrics = flag_metrics(truth[eligible[j]], predictions[candidate][:, j] >= threshold)
-                precise = metrics["precision"] >= MIN_FLAG_PRECISION
-                rank = (True, metrics["recall"], metrics["precision"]) if precise else (False, metrics["precision"], 0.0)
-                if best is None or rank > best[0]:
-                    best = (rank, candidate, float(threshold), metrics)
+            rank, threshold, metrics = best_flag_threshold(truth[eligible[j]], predictions[candidate][:, j])
+            if best is None or rank > best[0]:
+                best = (rank, candidate, threshold, metrics)
         assert best is not None
         return best
 

@@ -260,3 +260,19 @@ def test_a_flag_is_raised_by_either_of_two_heads_where_each_catches_what_the_oth
     again = flag_heads(loaded.heads, "mixed")
     assert [h.kind for h in again] == ["softmax", "mlp"]
     np.testing.assert_array_equal(flag_raised(again, lambda _head: x), raised)
+
+
+def test_a_flag_threshold_catches_the_most_rows_at_the_precision_a_red_flag_needs():
+    from simulator.scoring.train import MIN_FLAG_PRECISION, best_flag_threshold
+
+    # ten flagged rows and ninety unflagged: nine flagged ones score 0.9, one 0.5; one unflagged row 0.9, two
+    # 0.6 and the others 0.1. Up to 0.6 the false ones pull precision under 0.90; above it, nine of ten raised
+    # are right.
+    truth = np.array([True] * 10 + [False] * 90)
+    probability = np.array([0.9] * 9 + [0.5] + [0.9] + [0.6] * 2 + [0.1] * 87)
+    rank, threshold, metrics = best_flag_threshold(truth, probability)
+    assert rank[0] and metrics["precision"] >= MIN_FLAG_PRECISION and 0.6 < threshold <= 0.9
+    assert metrics["recall"] == 0.9
+    # no threshold reaches the precision: the most precise one is returned, ranked as not precise
+    rank, _, metrics = best_flag_threshold(truth, np.where(truth, 0.9, 0.95))
+    assert not rank[0] and metrics["precision"] < MIN_FLAG_PRECISION
