@@ -9,6 +9,7 @@ head says which sentences drove the score.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import sys
 from dataclasses import dataclass, field
@@ -21,10 +22,12 @@ from simulator import settings
 from simulator.scoring.base import ScorerError
 from simulator.scoring.encoder import LAYERS
 
-FORMAT = 2
+FORMAT = 3
 """2: a head may be a small neural network (kind "mlp": its hidden layer stored as "<id>.hidden_weights" and
-"<id>.hidden_bias"). Format 1 artefacts (linear heads only, e.g. from an older `frontline calibrate`) still load."""
-READABLE_FORMATS = (1, 2)
+"<id>.hidden_bias"). 3: heads that share one network (the red flags' outputs of `train.fit_flag_network`) store
+its hidden layer and standardisation once, under the first of them; the others name it in "hidden_of". Format 1
+artefacts (linear heads only, e.g. from an older `frontline calibrate`) and format 2 ones still load."""
+READABLE_FORMATS = (1, 2, 3)
 EVIDENCE_PREFIX = "evidence:"
 """Evidence taggers ("evidence:<criterion>:high" / ":low") are stored beside the heads too: word-level
 logistic regressions on `attribution.word_features`, saying which words carry a top (or a bottom) level."""
@@ -176,12 +179,20 @@ class Head:
     """(hidden, features) for kind "mlp", else None."""
     hidden_bias: np.ndarray | None = None
 
-    def predict(self, features: np.ndarray) -> np.ndarray:
-        """0–1 scores for rows of features built with this head's recipe (`build_features`)."""
-        x = (features - self.mean) / self.scale
+    def predict(self, features: np.ndarray, shared: dict | None = None) -> np.ndarray:
+        """0–1 scores for rows of features built with this head's recipe (`build_features`). `shared`, one dict
+        for one batch of rows, keeps an "mlp" head's hidden layer activations for the other heads of its network
+        (they share its arrays once loaded), so a network read by several flags runs its hidden layer once."""
         if self.kind == "mlp":
-            hidden = np.maximum(x @ self.hidden_weights.T + self.hidden_bias, 0.0)
+            key = (id(self.hidden_weights), id(self.mean), self.recipe)
+            hidden = None if shared is None else shared.get(key)
+            if hidden is None:
+                x = (features - self.mean) / self.scale
+                hidden = np.maximum(x @ self.hidden_weights.T + self.hidden_bias, 0.0)
+                if shared is not None:
+                    shared[key] = hidden
             return 0.5 * (1.0 + np.tanh(0.5 * (hidden @ self.weights[0] + self.bias[0])))  # sigmoid, no overflow
+        x = (features - self.mean) / self.scale
         logits = x @ self.weights.T + self.bias
         if self.kind == "linear":
             return np.clip(logits[:, 0], 0.0, 1.0)
@@ -223,12 +234,14 @@ def flag_heads(stored: dict[str, "Head"], flag_id: str) -> list["Head"]:
     return [stored[key] for key in (FLAG_PREFIX + flag_id, FLAG_PREFIX + flag_id + FLAG_ALSO) if key in stored]
 
 
-def flag_raised(heads: Sequence["Head"], features_for: Callable[["Head"], np.ndarray]) -> np.ndarray:
+def flag_raised(heads: Sequence["Head"], features_for: Callable[["Head"], np.ndarray],
+                shared: dict | None = None) -> np.ndarray:
     """(n,) bool: whether a red flag with these learned heads is raised for n rows: when any head's probability
-    reaches the threshold in its info. `features_for(head)` gives the rows' features under that head's recipe."""
+    reaches the threshold in its info. `features_for(head)` gives the rows' features under that head's recipe;
+    `shared` is `Head.predict`'s, one dict for all the flags of one batch of rows."""
     raised: np.ndarray | None = None
     for head in heads:
-        hit = head.predict(features_for(head)) >= float(head.info.get("threshold", 0.5))
+        hit = head.predict(features_for(head), shared) >= float(head.info.get("threshold", 0.5))
         raised = hit if raised is None else raised | hit
     assert raised is not None, "a red flag with no learned head is never raised by one"
     return raised
@@ -250,19 +263,27 @@ def save_heads(heads: HeadSet, folder: Path | None = None) -> tuple[Path, Path]:
     npz_path.parent.mkdir(parents=True, exist_ok=True)
     arrays: dict[str, np.ndarray] = {}
     criteria: dict[str, Any] = {}
+    networks: dict[str, str] = {}  # digest of a network's hidden layer and standardisation -> the head storing it
     for cid, head in heads.heads.items():
-        arrays[f"{cid}.mean"] = head.mean.astype(np.float32)
-        arrays[f"{cid}.scale"] = head.scale.astype(np.float32)
+        spec: dict[str, Any] = {}
+        network = _network_digest(head)
+        if network is not None and network in networks:
+            spec["hidden_of"] = networks[network]
+        else:
+            arrays[f"{cid}.mean"] = head.mean.astype(np.float32)
+            arrays[f"{cid}.scale"] = head.scale.astype(np.float32)
+            if network is not None:
+                networks[network] = cid
+                arrays[f"{cid}.hidden_weights"] = head.hidden_weights.astype(np.float32)
+                arrays[f"{cid}.hidden_bias"] = head.hidden_bias.astype(np.float32)
         arrays[f"{cid}.weights"] = head.weights.astype(np.float32)
         arrays[f"{cid}.bias"] = head.bias.astype(np.float32)
-        if head.hidden_weights is not None and head.hidden_bias is not None:
-            arrays[f"{cid}.hidden_weights"] = head.hidden_weights.astype(np.float32)
-            arrays[f"{cid}.hidden_bias"] = head.hidden_bias.astype(np.float32)
         criteria[cid] = {
             "recipe": list(head.recipe),
             "kind": head.kind,
             "combine": head.combine,
             "max_level": head.max_level,
+            **spec,
             **head.info,
         }
     tmp = npz_path.with_suffix(".tmp.npz")
@@ -271,6 +292,16 @@ def save_heads(heads: HeadSet, folder: Path | None = None) -> tuple[Path, Path]:
     meta = {**heads.meta, "format": FORMAT, "rubric": heads.rubric_id, "criteria": criteria}
     json_path.write_text(json.dumps(meta, indent=2, sort_keys=False) + "\n", encoding="utf-8")
     return npz_path, json_path
+
+
+def _network_digest(head: Head) -> str | None:
+    """For an "mlp" head, a digest of what the heads of one network share (recipe, standardisation, hidden layer)."""
+    if head.kind != "mlp" or head.hidden_weights is None or head.hidden_bias is None:
+        return None
+    digest = hashlib.sha256(repr(head.recipe).encode())
+    for array in (head.mean, head.scale, head.hidden_weights, head.hidden_bias):
+        digest.update(np.ascontiguousarray(array, dtype=np.float32).tobytes())
+    return digest.hexdigest()
 
 
 def read_meta(rubric_id: str, folder: Path | None = None) -> dict[str, Any] | None:
@@ -295,23 +326,25 @@ def load_heads(rubric_id: str, folder: Path | None = None) -> HeadSet | None:
                           "or upgrade Frontline")
     try:
         with np.load(npz_path) as arrays:
-            heads = {
-                cid: Head(
-                    criterion=cid,
-                    recipe=tuple(spec["recipe"]),
-                    mean=arrays[f"{cid}.mean"],
-                    scale=arrays[f"{cid}.scale"],
-                    weights=arrays[f"{cid}.weights"],
-                    bias=arrays[f"{cid}.bias"],
-                    max_level=int(spec["max_level"]),
-                    kind=spec.get("kind", "softmax"),
-                    combine=spec.get("combine", "whole"),
-                    info={k: v for k, v in spec.items() if k not in {"recipe", "kind", "combine", "max_level"}},
-                    hidden_weights=arrays[f"{cid}.hidden_weights"] if spec.get("kind") == "mlp" else None,
-                    hidden_bias=arrays[f"{cid}.hidden_bias"] if spec.get("kind") == "mlp" else None,
-                )
-                for cid, spec in meta["criteria"].items()
-            }
+            loaded = {name: arrays[name] for name in arrays.files}
+        heads = {}
+        for cid, spec in meta["criteria"].items():
+            owner = spec.get("hidden_of", cid)  # heads of one network get the very same arrays (`Head.predict`)
+            heads[cid] = Head(
+                criterion=cid,
+                recipe=tuple(spec["recipe"]),
+                mean=loaded[f"{owner}.mean"],
+                scale=loaded[f"{owner}.scale"],
+                weights=loaded[f"{cid}.weights"],
+                bias=loaded[f"{cid}.bias"],
+                max_level=int(spec["max_level"]),
+                kind=spec.get("kind", "softmax"),
+                combine=spec.get("combine", "whole"),
+                info={k: v for k, v in spec.items()
+                      if k not in {"recipe", "kind", "combine", "max_level", "hidden_of"}},
+                hidden_weights=loaded[f"{owner}.hidden_weights"] if spec.get("kind") == "mlp" else None,
+                hidden_bias=loaded[f"{owner}.hidden_bias"] if spec.get("kind") == "mlp" else None,
+            )
     except (OSError, KeyError, ValueError) as exc:
         raise ScorerError(f"trained heads {npz_path} cannot be read ({exc}); retrain with `frontline train`") from exc
     return HeadSet(rubric_id=rubric_id, heads=heads, meta=meta)

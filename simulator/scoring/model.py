@@ -307,8 +307,9 @@ class ModelScorer:
             return rows_by_recipe[head.recipe]
 
         taggers = self._extra_heads(rubric, EVIDENCE_PREFIX)
+        shared_hidden: dict = {}  # the flags' network runs its hidden layer once for all of them
         for flag_id, flag_set in self.flag_heads_for(rubric).items():
-            raised = flag_raised(flag_set, lambda head: rows_for(head).matrix[: len(encoded)])
+            raised = flag_raised(flag_set, lambda head: rows_for(head).matrix[: len(encoded)], shared_hidden)
             for row in range(len(encoded)):
                 learned[row][flag_id] = bool(raised[row])
         for criterion in rubric.criteria:

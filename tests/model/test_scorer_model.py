@@ -513,7 +513,7 @@ def test_the_heads_maths_runs_on_one_blas_thread_and_the_setting_is_restored(sco
 
     seen: list[set[int]] = []
     predict = Head.predict
-    monkeypatch.setattr(Head, "predict", lambda self, features: (seen.append(blas_threads()), predict(self, features))[1])
+    monkeypatch.setattr(Head, "predict", lambda self, *args: (seen.append(blas_threads()), predict(self, *args))[1])
     with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
         before = blas_threads()
         result = scorer.score(req("You're being ridiculous, calm down.", service_rubric, context=BIKE))

@@ -276,3 +276,26 @@ def test_a_flag_threshold_catches_the_most_rows_at_the_precision_a_red_flag_need
     # no threshold reaches the precision: the most precise one is returned, ranked as not precise
     rank, _, metrics = best_flag_threshold(truth, np.where(truth, 0.9, 0.95))
     assert not rank[0] and metrics["precision"] < MIN_FLAG_PRECISION
+
+
+def test_flags_of_one_network_store_and_run_its_hidden_layer_once(tmp_path):
+    from simulator.scoring.train import fit_flag_network, fit_head
+
+    x, y = _xor_rows()
+    labels = np.stack([y, 1 - y], axis=1)[:400]
+    network = fit_flag_network(x[:400], labels, 0.1, ("c@6",), ["flag:a", "flag:b"], seeds=(0,))
+    other = fit_flag_network(x[:400], labels[:, :1], 1.0, ("c@6",), ["flag:c"], seeds=(1,))
+    stored = {**network, **other, "empathy": fit_head("empathy", x[:400], y[:400], 1, 1.0, ("c@6",))}
+    npz_path, _ = save_heads(HeadSet("demo", dict(stored), {}), tmp_path)
+    with np.load(npz_path) as arrays:
+        assert sorted(n for n in arrays.files if n.endswith(".hidden_weights")) == [
+            "flag:a.hidden_weights", "flag:c.hidden_weights"]  # the two networks, once each
+    loaded = load_heads("demo", tmp_path).heads
+    assert loaded["flag:a"].hidden_weights is loaded["flag:b"].hidden_weights
+    assert loaded["flag:c"].hidden_weights is not loaded["flag:a"].hidden_weights
+
+    held = x[400:]
+    shared: dict = {}
+    for name, head in stored.items():
+        np.testing.assert_allclose(loaded[name].predict(held, shared), head.predict(held), atol=1e-6)
+    assert len(shared) == 2  # one hidden layer computed per network, not per flag
